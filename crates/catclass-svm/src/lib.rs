@@ -1,0 +1,1 @@
+//! catclass-svm
