@@ -1,4 +1,6 @@
 //! Properties of the MLlib solver, each able to fail.
+// The restatement below is written as plain index loops on purpose, like the spec.
+#![allow(clippy::needless_range_loop)]
 
 use catclass_sgd::kernel::dot_portable;
 use catclass_sgd::{Dataset, MiniBatchSampling, Sequential, SgdParams, TrainError};

@@ -37,7 +37,7 @@ pub fn split_file(path: &str) -> (String, String) {
         Some((dir, file)) if !dir.is_empty() && !dir.ends_with(':') && !dir.ends_with("//") => {
             (dir.to_string(), file.to_string())
         }
-        Some((dir, file)) if dir.is_empty() => ("/".to_string(), file.to_string()),
+        Some(("", file)) => ("/".to_string(), file.to_string()),
         _ => (".".to_string(), trimmed.to_string()),
     }
 }

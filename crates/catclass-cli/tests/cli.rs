@@ -1,0 +1,278 @@
+//! `catclass` as a user runs it: golden cases end to end, the seed's result file, reports,
+//! reproducibility, and clear refusals with a non-zero exit.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn golden(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/mllib/golden")
+        .join(case)
+}
+
+fn catclass(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_catclass"))
+        .args(args)
+        .output()
+        .expect("run catclass")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = catclass(args);
+    assert!(
+        out.status.success(),
+        "catclass {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = catclass(args);
+    assert!(!out.status.success(), "catclass {args:?} should fail");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Every golden case through the command line: same weights bit for bit (the weights are
+/// written as shortest round-trip decimals), same updates and passes, same test accuracy.
+#[test]
+fn golden_cases_through_the_cli() {
+    for (case, exact) in [
+        ("ovo-4096-defaults", true),
+        ("ova-256-defaults", true),
+        ("ovo-256-early-stop", true),
+        ("ovo-256-intercept", true),
+        ("ovo-512-minibatch", true),
+        ("ovo-128-doubles", false),
+    ] {
+        let dir = golden(case);
+        let e = json(&dir.join("expected.json"));
+        let call = &e["call"];
+        let out = tempfile::tempdir().unwrap();
+        let f = |k: &str| call[k].as_f64().unwrap().to_string();
+        let mut args: Vec<String> = vec![
+            "train".into(),
+            dir.join("train").to_str().unwrap().into(),
+            e["positive"].as_str().unwrap().into(),
+            e["negative"].as_str().unwrap().into(),
+            "--test-features".into(),
+            dir.join("test").to_str().unwrap().into(),
+            "--iterations".into(),
+            call["iterations"].as_u64().unwrap().to_string(),
+            "--step".into(),
+            f("step"),
+            "--reg-param".into(),
+            f("regParam"),
+            "--mini-batch-fraction".into(),
+            f("miniBatchFraction"),
+            "--convergence-tol".into(),
+            f("convergenceTol"),
+            "--mllib-partitions".into(),
+            e["partitions"].as_u64().unwrap().to_string(),
+            "--out".into(),
+            out.path().to_str().unwrap().into(),
+        ];
+        if call["intercept"].as_bool().unwrap() {
+            args.push("--intercept".into());
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&argv);
+        let model = json(&out.path().join("model.json"));
+        let got: Vec<f64> = model["weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let want: Vec<f64> = e["weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (a, b) in got.iter().zip(&want) {
+            if exact {
+                assert_eq!(a.to_bits(), b.to_bits(), "{case}");
+            } else {
+                assert!((a - b).abs() <= 1e-12 * scale, "{case}");
+            }
+        }
+        assert_eq!(got.len(), want.len());
+        assert_eq!(
+            model["intercept"].as_f64(),
+            e["intercept"].as_f64(),
+            "{case}"
+        );
+        let report = json(&out.path().join("report.json"));
+        assert_eq!(report["updates"], e["updates"], "{case}");
+        assert_eq!(report["passes"], e["passes"], "{case}");
+        assert_eq!(
+            report["test_accuracy"].as_f64(),
+            e["test_accuracy"].as_f64(),
+            "{case}"
+        );
+        let resultat = std::fs::read_to_string(out.path().join("resultat.txt")).unwrap();
+        let acc = e["test_accuracy"].as_f64().unwrap();
+        assert_eq!(
+            resultat,
+            format!(
+                "{} - {} ---> {acc}\n{acc}\n",
+                e["positive"].as_str().unwrap(),
+                e["negative"].as_str().unwrap()
+            ),
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn report_has_the_honest_metrics_and_warns_at_the_baseline() {
+    let dir = golden("ova-256-defaults");
+    let out = tempfile::tempdir().unwrap();
+    let stdout = ok(&[
+        "train",
+        dir.join("train").to_str().unwrap(),
+        "Abyssinian",
+        "None",
+        "--test-features",
+        dir.join("test").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("warning: accuracy"), "{stdout}");
+    let r = json(&out.path().join("report.json"));
+    for key in [
+        "test_accuracy",
+        "updates",
+        "passes",
+        "majority_baseline",
+        "balanced_accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "confusion",
+        "counts",
+        "params",
+        "timings",
+    ] {
+        assert!(!r[key].is_null(), "report.json lacks {key}");
+    }
+    assert!(r["timings"]["load_seconds"].as_f64().unwrap() >= 0.0);
+    assert!(r["timings"]["train_seconds"].as_f64().unwrap() >= 0.0);
+    assert_eq!(r["test_accuracy"], r["majority_baseline"]);
+    assert_eq!(r["balanced_accuracy"].as_f64(), Some(0.5));
+    let model = json(&out.path().join("model.json"));
+    assert_eq!(model["format"], "catclass-svm-model");
+    assert_eq!(model["version"], 1);
+    assert_eq!(model["feature_dim"], 256);
+    assert_eq!(model["threshold"].as_f64(), Some(0.0));
+}
+
+/// Same seed: same split and model for 1, 2 and 3 threads; another seed: another split.
+#[test]
+fn split_and_model_depend_on_the_seed_not_the_threads() {
+    let dir = golden("ova-256-defaults").join("train");
+    let dir = dir.to_str().unwrap();
+    let run = |seed: &str, threads: &str| {
+        let out = tempfile::tempdir().unwrap();
+        ok(&[
+            "train",
+            dir,
+            "Bengal",
+            "None",
+            "--seed",
+            seed,
+            "--threads",
+            threads,
+            "--mini-batch-fraction",
+            "0.5",
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        std::fs::read(out.path().join("model.json")).unwrap()
+    };
+    let one = run("7", "1");
+    assert_eq!(one, run("7", "2"));
+    assert_eq!(one, run("7", "3"));
+    assert_ne!(one, run("8", "2"));
+}
+
+#[test]
+fn bad_input_is_refused_clearly() {
+    let train = golden("ovo-256-early-stop").join("train");
+    let train = train.to_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+
+    let e = fails(&[
+        "train",
+        "/nonexistent/features",
+        "beagle",
+        "None",
+        "--out",
+        o,
+    ]);
+    assert!(
+        e.contains("/nonexistent/features") && e.contains("not found"),
+        "{e}"
+    );
+
+    let e = fails(&["train", train, "beagl", "None", "--out", o]);
+    assert!(
+        e.contains("unknown class \"beagl\"") && e.contains("basset_hound, beagle"),
+        "{e}"
+    );
+
+    let e = fails(&["train", train, "beagle", "beagle", "--out", o]);
+    assert!(e.contains("two different classes"), "{e}");
+
+    let e = fails(&["train", train, "beagle", "None", "--step", "0", "--out", o]);
+    assert!(e.contains("step"), "{e}");
+
+    let e = fails(&[
+        "train",
+        train,
+        "beagle",
+        "None",
+        "--train-fraction",
+        "1.5",
+        "--out",
+        o,
+    ]);
+    assert!(e.contains("--train-fraction"), "{e}");
+
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(bad.path().join("beagle_1.jpg.json"), "[1.0, 2.0]").unwrap();
+    std::fs::write(bad.path().join("beagle_2.jpg.json"), "[1.0, NaN]").unwrap();
+    std::fs::write(bad.path().join("boxer_1.jpg.json"), "[1.0, 2.0]").unwrap();
+    let e = fails(&[
+        "train",
+        bad.path().to_str().unwrap(),
+        "beagle",
+        "None",
+        "--out",
+        o,
+    ]);
+    assert!(e.contains("beagle_2.jpg.json") && e.contains("NaN"), "{e}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let e = fails(&[
+        "train",
+        empty.path().to_str().unwrap(),
+        "beagle",
+        "None",
+        "--out",
+        o,
+    ]);
+    assert!(e.contains("no feature files"), "{e}");
+    // Nothing was written by the failed runs.
+    assert!(!out.path().join("model.json").exists());
+}

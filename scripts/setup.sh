@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs everything catclass-svm's build, tests, fuzzing and benches need on a fresh Debian
+# machine with rustup (idempotent; the registries are the only network used).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup component add rustfmt clippy
+rustup target add thumbv7em-none-eabihf
+
+# Python reference checks: Spark's sampler statement and the numpy loop (tests and benches).
+python3 -m pip install --quiet --disable-pip-version-check numpy
+
+# Fuzzing (runs on stable with `-s none`).
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.1 --locked
