@@ -89,6 +89,14 @@ impl FeatureSet {
     pub fn rows(&self) -> usize {
         self.names.len()
     }
+
+    /// The same set with `dim` recorded when it has no row (its own otherwise).
+    pub fn with_dim(mut self, dim: usize) -> Self {
+        if self.names.is_empty() {
+            self.dim = dim;
+        }
+        self
+    }
 }
 
 /// The feature files of one location, listed once.

@@ -5,6 +5,8 @@ use crate::model_file::{MODEL_FORMAT, MODEL_VERSION, ModelFile, ParamsRecord, Tr
 use crate::split::stratified_split;
 use crate::task::Task;
 use crate::{Executor, SvmError};
+use catclass_sgd::ROWS_PER_BLOCK;
+use catclass_sgd::reduce::block_count;
 use catclass_sgd::{Dataset, Element, LinearModel, MiniBatchSampling, SgdFit, SgdParams};
 use catclass_store::documents::{write_json, write_text};
 use catclass_store::{
@@ -182,17 +184,28 @@ fn params_record(p: &SgdParams) -> ParamsRecord {
     }
 }
 
-/// Reads the rows of `task` from `spec`, checking the task's classes exist there.
-pub async fn load_task_rows(
+/// What a run will read, decided from file names alone (no feature file read yet).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Catalog of the training location.
+    pub train_catalog: FeatureCatalog,
+    /// Training files, in file-name order (the order MLlib was fed in the golden cases).
+    pub train: Vec<FeatureEntry>,
+    /// Catalog of the test location (the training one when split).
+    pub test_catalog: FeatureCatalog,
+    /// Test files, in file-name order.
+    pub test: Vec<FeatureEntry>,
+}
+
+async fn task_entries(
     spec: &str,
     task: &Task,
     store: &StoreOptions,
-    require_classes: bool,
-    progress: &(dyn Fn(Stage) + Sync),
-) -> Result<FeatureSet, SvmError> {
+    require: bool,
+) -> Result<(FeatureCatalog, Vec<FeatureEntry>), SvmError> {
     let loc = Location::open(spec, store)?;
     let catalog = FeatureCatalog::list(&loc).await?;
-    if require_classes {
+    if require {
         catalog.require_class(task.positive())?;
         if let Task::OneVsOne { negative, .. } = task {
             catalog.require_class(negative)?;
@@ -210,18 +223,68 @@ pub async fn load_task_rows(
             task: task.title(),
         });
     }
-    progress(Stage::Listed {
-        files: entries.len(),
-    });
+    Ok((catalog, entries))
+}
+
+/// Lists the locations of `cfg` and splits the files (by name and class only).
+pub async fn plan(cfg: &TrainConfig) -> Result<Plan, SvmError> {
+    let (train_catalog, entries) = task_entries(&cfg.features, &cfg.task, &cfg.store, true).await?;
+    Ok(match &cfg.evaluation {
+        Evaluation::Split { train_fraction } => {
+            let classes: Vec<String> = entries.iter().map(|e| e.class.clone()).collect();
+            let split = stratified_split(&classes, *train_fraction, cfg.seed);
+            Plan {
+                test_catalog: train_catalog.clone(),
+                train_catalog,
+                train: split.train.iter().map(|r| entries[*r].clone()).collect(),
+                test: split.test.iter().map(|r| entries[*r].clone()).collect(),
+            }
+        }
+        Evaluation::TestSet(spec) => {
+            let (test_catalog, test) = task_entries(spec, &cfg.task, &cfg.store, false).await?;
+            Plan {
+                train_catalog,
+                train: entries,
+                test_catalog,
+                test,
+            }
+        }
+    })
+}
+
+/// Reads `entries` of `catalog`, checking their length against `reference` (dimension, file).
+async fn read_checked(
+    catalog: &FeatureCatalog,
+    entries: &[FeatureEntry],
+    reference: &(usize, String),
+    store: &StoreOptions,
+    progress: &(dyn Fn(Stage) + Sync),
+    offset: usize,
+) -> Result<FeatureSet, SvmError> {
     let set = catalog
-        .read(&entries, store.concurrency, &|done| {
-            progress(Stage::Read { done })
+        .read(entries, store.concurrency, &|done| {
+            progress(Stage::Read {
+                done: offset + done,
+            })
         })
         .await?;
+    if !entries.is_empty() && set.dim != reference.0 {
+        return Err(catclass_store::StoreError::DimensionMismatch {
+            file: catalog.location().describe(&entries[0].name),
+            found: set.dim,
+            expected: reference.0,
+            reference: reference.1.clone(),
+        }
+        .into());
+    }
     Ok(set)
 }
 
 /// Trains and evaluates per `cfg` on `exec`.
+///
+/// Each process reads only the training files of the blocks it holds
+/// ([`Executor::local_blocks`]); the test files are read and scored by rank 0 only (other ranks
+/// return an outcome with an empty evaluation).
 pub fn train<E: Executor>(
     cfg: &TrainConfig,
     exec: &E,
@@ -233,53 +296,82 @@ pub fn train<E: Executor>(
         return Err(SvmError::SameClass(positive.clone()));
     }
     let t0 = Instant::now();
-    let (train_set, train_rows, test_set, test_rows) = catclass_store::block_on(async {
-        let all = load_task_rows(&cfg.features, &cfg.task, &cfg.store, true, progress).await?;
-        match &cfg.evaluation {
-            Evaluation::Split { train_fraction } => {
-                let split = stratified_split(&all.classes, *train_fraction, cfg.seed);
-                Ok::<_, SvmError>((all.clone(), split.train, all, split.test))
-            }
-            Evaluation::TestSet(spec) => {
-                let test = load_task_rows(spec, &cfg.task, &cfg.store, false, progress).await?;
-                if test.dim != all.dim {
-                    return Err(SvmError::TestDimension {
-                        train: all.dim,
-                        test: test.dim,
-                        location: spec.clone(),
-                    });
-                }
-                let n = all.rows();
-                let m = test.rows();
-                Ok((all, (0..n).collect(), test, (0..m).collect()))
-            }
-        }
-    })?;
-    let load_seconds = t0.elapsed().as_secs_f64();
-    if train_rows.is_empty() {
+    let plan = catclass_store::block_on(plan(cfg))?;
+    let total = plan.train.len();
+    if total == 0 {
         return Err(SvmError::NoRows {
             location: cfg.features.clone(),
             task: cfg.task.title(),
         });
     }
-    let dim = train_set.dim;
-    let labels: Vec<f64> = train_rows
+    let blocks = exec.local_blocks(block_count(total));
+    let first_row = (blocks.start * ROWS_PER_BLOCK).min(total);
+    let end_row = (blocks.end * ROWS_PER_BLOCK).min(total);
+    let local = &plan.train[first_row..end_row];
+    let evaluates = exec.rank() == 0;
+    let test_entries: &[FeatureEntry] = if evaluates { &plan.test } else { &[] };
+    let (train_set, test_set) = catclass_store::block_on(async {
+        // The first training file is every rank's reference for the feature length.
+        let first = plan
+            .train_catalog
+            .read(&plan.train[..1], 1, &|_| {})
+            .await?;
+        let reference = (
+            first.dim,
+            plan.train_catalog.location().describe(&plan.train[0].name),
+        );
+        progress(Stage::Listed {
+            files: local.len() + test_entries.len(),
+        });
+        let train_set = read_checked(
+            &plan.train_catalog,
+            local,
+            &reference,
+            &cfg.store,
+            progress,
+            0,
+        )
+        .await?;
+        let test_set = read_checked(
+            &plan.test_catalog,
+            test_entries,
+            &reference,
+            &cfg.store,
+            progress,
+            local.len(),
+        )
+        .await?;
+        Ok::<_, SvmError>((train_set, test_set.with_dim(reference.0)))
+    })?;
+    let load_seconds = t0.elapsed().as_secs_f64();
+    let dim = test_set.dim;
+    let labels: Vec<f64> = train_set
+        .classes
         .iter()
-        .map(|r| cfg.task.label(&train_set.classes[*r]))
+        .map(|c| cfg.task.label(c))
         .collect();
-    let x = train_set.values.select_rows(&train_rows, dim);
 
     progress(Stage::Training);
     let t1 = Instant::now();
-    let fit = fit_matrix(&cfg.params, &x, &labels, dim, exec)?;
+    let fit = fit_matrix(
+        &cfg.params,
+        &train_set.values,
+        &labels,
+        dim,
+        first_row,
+        total,
+        exec,
+    )?;
     let train_seconds = t1.elapsed().as_secs_f64();
 
     progress(Stage::Evaluating);
     let t2 = Instant::now();
+    let test_rows: Vec<usize> = (0..test_set.rows()).collect();
     let predictions = predict_rows(&fit.model, &test_set.values, &test_rows, dim, exec);
-    let test_labels: Vec<bool> = test_rows
+    let test_labels: Vec<bool> = test_set
+        .classes
         .iter()
-        .map(|r| cfg.task.label(&test_set.classes[*r]) == 1.0)
+        .map(|c| cfg.task.label(c) == 1.0)
         .collect();
     let confusion = Confusion::from_pairs(
         test_labels
@@ -291,7 +383,7 @@ pub fn train<E: Executor>(
     let eval_seconds = t2.elapsed().as_secs_f64();
 
     let mut warnings = Vec::new();
-    if test_rows.is_empty() {
+    if plan.test.is_empty() {
         warnings.push("no test rows: accuracy is not measured".to_string());
     } else if matches!(cfg.task, Task::OneVsAll { .. }) && metrics.near_baseline(1.0) {
         warnings.push(format!(
@@ -323,13 +415,9 @@ pub fn train<E: Executor>(
             test_features: test_features.clone(),
             train_fraction,
             seed: cfg.seed,
-            train_rows: train_rows.len(),
+            train_rows: total,
             catclass_version: version.clone(),
         },
-    };
-    let files_read = match &cfg.evaluation {
-        Evaluation::Split { .. } => train_set.rows(),
-        Evaluation::TestSet(_) => train_set.rows() + test_set.rows(),
     };
     let report = TrainReport {
         task: cfg.task.clone(),
@@ -344,11 +432,19 @@ pub fn train<E: Executor>(
         f1: metrics.f1,
         confusion: metrics.confusion,
         counts: Counts {
-            train_rows: train_rows.len(),
-            train_positive: labels.iter().filter(|y| **y == 1.0).count(),
-            test_rows: test_rows.len(),
-            test_positive: test_labels.iter().filter(|y| **y).count(),
-            files_read,
+            train_rows: total,
+            train_positive: plan
+                .train
+                .iter()
+                .filter(|e| cfg.task.label(&e.class) == 1.0)
+                .count(),
+            test_rows: plan.test.len(),
+            test_positive: plan
+                .test
+                .iter()
+                .filter(|e| cfg.task.label(&e.class) == 1.0)
+                .count(),
+            files_read: train_set.rows() + test_set.rows(),
             feature_dim: dim,
         },
         updates: fit.updates,
@@ -376,23 +472,29 @@ fn fit_typed<T: Element, E: Executor>(
     x: &[T],
     labels: &[f64],
     dim: usize,
+    first_row: usize,
+    total_rows: usize,
     exec: &E,
 ) -> Result<SgdFit, SvmError> {
-    let data = Dataset::new(x, labels, dim).map_err(catclass_sgd::TrainError::from)?;
+    let data = Dataset::shard(x, labels, dim, first_row, total_rows)
+        .map_err(catclass_sgd::TrainError::from)?;
     Ok(params.fit(&data, exec)?)
 }
 
-/// Fits `params` on a feature matrix of either element type.
+/// Fits `params` on a feature matrix of either element type holding rows
+/// `first_row .. first_row + labels.len()` of a training set of `total_rows` rows.
 pub fn fit_matrix<E: Executor>(
     params: &SgdParams,
     x: &FeatureMatrix,
     labels: &[f64],
     dim: usize,
+    first_row: usize,
+    total_rows: usize,
     exec: &E,
 ) -> Result<SgdFit, SvmError> {
     match x {
-        FeatureMatrix::F32(v) => fit_typed(params, v, labels, dim, exec),
-        FeatureMatrix::F64(v) => fit_typed(params, v, labels, dim, exec),
+        FeatureMatrix::F32(v) => fit_typed(params, v, labels, dim, first_row, total_rows, exec),
+        FeatureMatrix::F64(v) => fit_typed(params, v, labels, dim, first_row, total_rows, exec),
     }
 }
 
