@@ -123,7 +123,7 @@ impl SgdParamsBuilder {
 }
 
 /// Checked parameters of [`crate::SvmSgd`]; build with [`SgdParams::builder`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SgdParams(SgdParamsBuilder);
 
 impl SgdParams {
@@ -158,11 +158,5 @@ impl SgdParams {
     /// Mini-batch sampling.
     pub fn sampling(&self) -> MiniBatchSampling {
         self.0.sampling
-    }
-}
-
-impl Default for SgdParams {
-    fn default() -> Self {
-        SgdParams(SgdParamsBuilder::default())
     }
 }
