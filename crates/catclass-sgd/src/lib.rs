@@ -4,6 +4,9 @@
 //!   project's shared folder): zero start, strict hinge test, `step / sqrt(i)`, shrink-then-axpy
 //!   L2 update, convergence test from the second update, the loss history, strict `> threshold`
 //!   prediction, and Spark's own mini-batch sampler.
+//! * [`dcd`]: dual coordinate descent (LIBLINEAR's algorithm) for the L2-regularised hinge and
+//!   squared hinge losses, which solves the problem to a stated tolerance and reports the
+//!   primal and dual objectives; `C = 1 / (regParam * n)` gives MLlib's objective.
 //! * [`sampler`]: Spark's `XORShiftRandom` + Bernoulli/gap sampling, and a ChaCha-seeded sampler.
 //! * [`reduce`]: how a pass's per-block partial sums are combined. The crate never spawns a
 //!   thread: callers hand it a [`BlockReducer`] (a thread pool, MPI ranks, or [`Sequential`]).
@@ -17,6 +20,7 @@
 extern crate alloc;
 
 pub mod data;
+pub mod dcd;
 pub mod kernel;
 pub mod mllib;
 pub mod model;
@@ -25,6 +29,7 @@ pub mod reduce;
 pub mod sampler;
 
 pub use data::{Dataset, DatasetError, Element};
+pub use dcd::{ClassWeight, DcdError, DcdFit, DcdParamError, DcdParams, DcdParamsBuilder, Loss};
 pub use mllib::{SgdFit, SvmSgd};
 pub use model::LinearModel;
 pub use params::{MiniBatchSampling, ParamError, SgdParams, SgdParamsBuilder};

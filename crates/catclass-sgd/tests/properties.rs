@@ -32,8 +32,8 @@ fn restated(
             }
         }
         let eta = step / (i as f64).sqrt();
-        for j in 0..dim {
-            w[j] *= 1.0 - eta * reg;
+        for v in w.iter_mut() {
+            *v *= 1.0 - eta * reg;
         }
         for j in 0..dim {
             w[j] += -eta * (grad[j] / n as f64);
