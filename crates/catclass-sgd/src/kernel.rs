@@ -11,6 +11,7 @@
 use crate::data::Element;
 use core::any::TypeId;
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn as_f32<T: Element>(x: &[T]) -> Option<&[f32]> {
     if TypeId::of::<T>() == TypeId::of::<f32>() {
@@ -21,6 +22,7 @@ fn as_f32<T: Element>(x: &[T]) -> Option<&[f32]> {
     }
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn as_f64<T: Element>(x: &[T]) -> Option<&[f64]> {
     if TypeId::of::<T>() == TypeId::of::<f64>() {
