@@ -246,3 +246,30 @@ impl SgdParams {
         Ok(fit)
     }
 }
+
+/// MLlib's objective of `model` over `data`: `(1/n) sum_k hinge(s_k (w.x_k + b))
+/// + (reg / 2) (||w||^2 + b^2)` (MLlib regularises its bias feature like any weight), computed
+/// through `reducer` (block order, like a training pass). The same yardstick for every solver.
+pub fn objective<T: Element, R: BlockReducer + ?Sized>(
+    data: &Dataset<'_, T>,
+    model: &LinearModel,
+    reg: f64,
+    reducer: &R,
+) -> Result<f64, TrainError> {
+    let n = data.total_rows();
+    if n == 0 {
+        return Ok(0.0);
+    }
+    let pass = reducer.reduce(block_count(n), 0, &|b, out| {
+        for r in checked_block(data, b)? {
+            let s = 2.0 * data.label(r) - 1.0;
+            let margin = model.margin(data.row(r));
+            out.loss += (1.0 - s * margin).max(0.0);
+            out.count += 1;
+        }
+        Ok(())
+    })?;
+    let norm = norm2(&model.weights);
+    let b = model.intercept;
+    Ok(pass.loss / n as f64 + 0.5 * reg * (norm * norm + b * b))
+}
