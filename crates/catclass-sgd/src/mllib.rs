@@ -47,18 +47,14 @@ pub struct SgdFit {
 
 /// Checks MLlib's binary label rule over the rows held.
 pub fn validate_labels(labels: &[f64]) -> Result<(), TrainError> {
-    let mut bad = labels
-        .iter()
-        .enumerate()
-        .filter(|(_, y)| !(**y == 0.0 || **y == 1.0));
-    if let Some((first_row, first_value)) = bad.next() {
-        return Err(TrainError::InvalidLabels {
-            count: 1 + bad.count(),
+    match crate::data::invalid_labels(labels) {
+        Some((count, first_row, first_value)) => Err(TrainError::InvalidLabels {
+            count,
             first_row,
-            first_value: *first_value,
-        });
+            first_value,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Adds one block's hinge subgradients and losses to `out`, rows in order.
