@@ -1,1 +1,3 @@
 //! catclass-store
+
+pub mod s3;

@@ -1,0 +1,332 @@
+//! S3: configuration from the standard AWS environment and command-line options, bounded
+//! retries with backoff, and one-line explanations of S3 failures.
+
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::{BackoffConfig, ClientConfigKey, RetryConfig};
+use std::time::Duration;
+
+/// Default number of requests in flight when reading many objects.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
+/// How S3 locations are reached.
+///
+/// Everything not set here comes from the standard AWS environment, read by object_store:
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` (or
+/// `AWS_DEFAULT_REGION`), `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`; without static keys the
+/// credentials come from the web-identity, container or EC2/EMR instance role providers.
+/// Fields set here win over the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Options {
+    /// The S3 endpoint (`--s3-endpoint`), e.g. `http://127.0.0.1:9000`; `None`: the
+    /// environment's, else AWS.
+    pub endpoint: Option<String>,
+    /// The region used for signing; `None`: the environment's, else `us-east-1`.
+    pub region: Option<String>,
+    /// Permit plain `http://` endpoints; `None`: the environment's `AWS_ALLOW_HTTP`, or true
+    /// when [`S3Options::endpoint`] itself is an `http://` URL.
+    pub allow_http: Option<bool>,
+    /// Retries of one request after throttling (429, `SlowDown`), 5xx, dropped connections or
+    /// timeouts.
+    pub max_retries: usize,
+    /// No retry starts later than this after a request's first attempt.
+    pub retry_timeout: Duration,
+    /// First backoff; later ones grow by a factor of about two, with jitter.
+    pub init_backoff: Duration,
+    /// Longest backoff between two attempts.
+    pub max_backoff: Duration,
+    /// Limit on one HTTP request, from connecting to the end of its body.
+    pub request_timeout: Duration,
+    /// Limit on opening a connection.
+    pub connect_timeout: Duration,
+    /// Requests in flight when reading or writing many objects.
+    pub concurrency: usize,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        S3Options {
+            endpoint: None,
+            region: None,
+            allow_http: None,
+            max_retries: 8,
+            retry_timeout: Duration::from_secs(60),
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(5),
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+impl S3Options {
+    /// The retry policy handed to object_store.
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: self.init_backoff,
+                max_backoff: self.max_backoff,
+                base: 2.0,
+            },
+            max_retries: self.max_retries,
+            retry_timeout: self.retry_timeout,
+        }
+    }
+
+    /// A builder for `bucket`: the AWS environment, then these options on top.
+    pub fn builder(&self, bucket: &str) -> AmazonS3Builder {
+        self.apply(AmazonS3Builder::from_env(), bucket)
+    }
+
+    /// Applies these options (and the bucket name) to an existing builder; used by
+    /// [`S3Options::builder`] and by tests that must not read the process environment.
+    pub fn apply(&self, mut b: AmazonS3Builder, bucket: &str) -> AmazonS3Builder {
+        b = b.with_bucket_name(bucket);
+        if let Some(endpoint) = &self.endpoint {
+            // `AWS_ENDPOINT_URL_S3` would take precedence over a plain endpoint: the flag wins.
+            b = b
+                .with_endpoint(endpoint.clone())
+                .with_config(AmazonS3ConfigKey::S3Endpoint, endpoint.clone());
+        }
+        if let Some(region) = &self.region {
+            b = b.with_region(region.clone());
+        }
+        let endpoint_is_http = self
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://"));
+        if let Some(allow) = self.allow_http.or(endpoint_is_http.then_some(true)) {
+            b = b.with_allow_http(allow);
+        }
+        // Set client options key by key: `with_client_options` would replace the whole set,
+        // dropping `AWS_ALLOW_HTTP` read from the environment.
+        b.with_retry(self.retry_config())
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                humantime_secs(self.request_timeout),
+            )
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                humantime_secs(self.connect_timeout),
+            )
+    }
+
+    /// Builds the store for `bucket` from the environment and these options.
+    pub fn build(&self, bucket: &str) -> Result<AmazonS3, object_store::Error> {
+        self.builder(bucket).build()
+    }
+}
+
+/// A duration as object_store's configuration parser reads it (`"1500ms"`).
+fn humantime_secs(d: Duration) -> String {
+    format!("{}ms", d.as_millis().max(1))
+}
+
+/// What kind of S3 failure an object_store error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3FailureKind {
+    /// The key does not exist.
+    NoSuchKey,
+    /// The bucket does not exist.
+    NoSuchBucket,
+    /// The server refused the credentials (unknown key id, wrong secret, expired token).
+    BadCredentials,
+    /// The credentials are valid but lack the permission.
+    AccessDenied,
+    /// No credentials could be found anywhere.
+    NoCredentials,
+    /// The server could not be reached or kept failing after the retries.
+    Unavailable,
+    /// Anything else.
+    Other,
+}
+
+/// One S3 failure, explained on one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Failure {
+    /// Its kind.
+    pub kind: S3FailureKind,
+    /// The S3 error code the server sent (`NoSuchBucket`, `SignatureDoesNotMatch`, ...).
+    pub code: Option<String>,
+    /// A one-line explanation without the bucket and key (the caller names those).
+    pub reason: String,
+}
+
+impl S3Failure {
+    /// Explains an object_store error that came from an S3 request.
+    pub fn explain(err: &object_store::Error) -> Self {
+        let text = err.to_string();
+        let code = s3_code(&text);
+        let status = http_status(&text);
+        let retries = retries(&text);
+        use S3FailureKind as K;
+        let kind = match (code.as_deref(), err) {
+            (Some("NoSuchBucket"), _) => K::NoSuchBucket,
+            (Some("NoSuchKey"), _) => K::NoSuchKey,
+            (
+                Some(
+                    "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken"
+                    | "InvalidToken" | "AuthorizationHeaderMalformed",
+                ),
+                _,
+            ) => K::BadCredentials,
+            (Some("AccessDenied" | "AllAccessDisabled"), _) => K::AccessDenied,
+            (_, object_store::Error::NotFound { .. }) => K::NoSuchKey,
+            (_, object_store::Error::Unauthenticated { .. }) => K::BadCredentials,
+            (_, object_store::Error::PermissionDenied { .. }) => K::AccessDenied,
+            _ if is_credential_lookup(&text) => K::NoCredentials,
+            _ if status.is_some_and(|s| s >= 500 || s == 429) || is_transport(err) => {
+                K::Unavailable
+            }
+            _ => K::Other,
+        };
+        let with_code = |s: &str| match &code {
+            Some(c) => format!("{s} ({c})"),
+            None => s.to_owned(),
+        };
+        let after = match retries {
+            Some(n) => format!(" after {n} retries"),
+            None => String::new(),
+        };
+        let reason = match kind {
+            K::NoSuchKey => "no such object".to_owned(),
+            K::NoSuchBucket => "no such bucket".to_owned(),
+            K::BadCredentials => with_code(
+                "the server refused the credentials; check AWS_ACCESS_KEY_ID, \
+                 AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN",
+            ),
+            K::AccessDenied => with_code("access denied"),
+            K::NoCredentials => "no AWS credentials found: set AWS_ACCESS_KEY_ID and \
+                                 AWS_SECRET_ACCESS_KEY, or run with an instance role"
+                .to_owned(),
+            K::Unavailable => match (status, transport_cause(err)) {
+                (Some(s), _) => format!("{}{after}", with_code(&format!("server error {s}"))),
+                (None, Some(cause)) => format!("cannot reach the S3 endpoint ({cause}){after}"),
+                (None, None) => format!("request failed{after}"),
+            },
+            K::Other => first_line(&text),
+        };
+        S3Failure { kind, code, reason }
+    }
+}
+
+/// The `<Code>` of an S3 XML error body quoted in an error message.
+fn s3_code(text: &str) -> Option<String> {
+    let start = text.find("<Code>")? + "<Code>".len();
+    let len = text[start..].find("</Code>")?;
+    Some(text[start..start + len].to_owned())
+}
+
+/// The HTTP status in object_store's "non-2xx status code: 503 ..." message.
+fn http_status(text: &str) -> Option<u16> {
+    let marker = "status code: ";
+    let start = text.find(marker)? + marker.len();
+    text[start..].split_whitespace().next()?.trim_end_matches(':').parse().ok()
+}
+
+/// The retry count in object_store's "after N retries" message.
+fn retries(text: &str) -> Option<usize> {
+    let start = text.find("after ")? + "after ".len();
+    let rest = &text[start..];
+    let end = rest.find(" retries")?;
+    rest[..end].parse().ok()
+}
+
+fn is_credential_lookup(text: &str) -> bool {
+    text.contains("169.254.169.254") || text.contains("169.254.170.2")
+}
+
+fn is_transport(err: &object_store::Error) -> bool {
+    transport_cause(err).is_some()
+}
+
+/// The innermost I/O cause (connection refused, reset, timed out), if any.
+fn transport_cause(err: &object_store::Error) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut found = None;
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            found = Some(io_kind_text(io));
+        }
+        cur = e.source();
+    }
+    if found.is_none() {
+        let text = err.to_string();
+        if text.contains("operation timed out") || text.contains("TimedOut") {
+            found = Some("timed out".to_owned());
+        } else if text.contains("error sending request") || text.contains("connection closed") {
+            found = Some("connection failed".to_owned());
+        }
+    }
+    found
+}
+
+fn io_kind_text(io: &std::io::Error) -> String {
+    use std::io::ErrorKind as E;
+    match io.kind() {
+        E::ConnectionRefused => "connection refused".to_owned(),
+        E::ConnectionReset => "connection reset".to_owned(),
+        E::ConnectionAborted => "connection aborted".to_owned(),
+        E::TimedOut => "timed out".to_owned(),
+        E::UnexpectedEof => "connection closed early".to_owned(),
+        _ => first_line(&io.to_string()),
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_statuses_and_retries_are_read_from_messages() {
+        let t = "Error performing GET http://h/b/k in 1ms, after 3 retries, max_retries: 3, \
+                 retry_timeout: 1s  - Server returned non-2xx status code: 503 Service \
+                 Unavailable: <Error><Code>SlowDown</Code></Error>";
+        assert_eq!(s3_code(t).as_deref(), Some("SlowDown"));
+        assert_eq!(http_status(t), Some(503));
+        assert_eq!(retries(t), Some(3));
+        assert_eq!(s3_code("no code here"), None);
+        assert_eq!(http_status("nothing"), None);
+    }
+
+    #[test]
+    fn explicit_http_endpoint_allows_http() {
+        let opts = S3Options {
+            endpoint: Some("http://127.0.0.1:1".into()),
+            ..S3Options::default()
+        };
+        let b = opts.apply(AmazonS3Builder::new(), "b");
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp))
+                .as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Endpoint).as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::Timeout))
+                .as_deref(),
+            Some("60000ms")
+        );
+    }
+
+    #[test]
+    fn https_endpoint_keeps_http_off_unless_asked() {
+        let opts = S3Options {
+            endpoint: Some("https://s3.example".into()),
+            ..S3Options::default()
+        };
+        let b = opts.apply(AmazonS3Builder::new(), "b");
+        assert_ne!(
+            b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp))
+                .as_deref(),
+            Some("true")
+        );
+    }
+}
