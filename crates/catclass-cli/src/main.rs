@@ -1,1 +1,39 @@
-fn main() {}
+//! `catclass`: the whole pipeline from the command line.
+
+mod demo;
+mod progress;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Classify pet breeds from CNN features with an MLlib-exact linear SVM.
+#[derive(Debug, Parser)]
+#[command(name = "catclass", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train one class against another (or against all with `None`) and report on test rows.
+    Train(train::TrainArgs),
+    /// Run the main job offline on generated data shaped like Oxford-IIIT Pet features.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

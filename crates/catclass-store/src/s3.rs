@@ -1,29 +1,43 @@
 //! S3: configuration from the standard AWS environment and command-line options, bounded
 //! retries with backoff, and one-line explanations of S3 failures.
 
-use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
+use crate::location::StoreOptions;
+use object_store::ObjectStore;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::{BackoffConfig, ClientConfigKey, RetryConfig};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Default number of requests in flight when reading many objects.
-pub const DEFAULT_CONCURRENCY: usize = 64;
+/// Builds an S3 store for `bucket` from the AWS environment (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+/// `AWS_ALLOW_HTTP`, or the instance role), with `opts.s3_endpoint` (else `AWS_ENDPOINT_URL_S3`,
+/// else `AWS_ENDPOINT_URL`) and `opts.s3` on top.
+pub fn build(bucket: &str, opts: &StoreOptions) -> object_store::Result<Arc<dyn ObjectStore>> {
+    let endpoint = opts.s3_endpoint.clone().or_else(|| {
+        std::env::var("AWS_ENDPOINT_URL_S3")
+            .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+            .ok()
+    });
+    let store = opts
+        .s3
+        .apply(AmazonS3Builder::from_env(), bucket, endpoint.as_deref())
+        .build()?;
+    Ok(Arc::new(store))
+}
 
-/// How S3 locations are reached.
+/// How S3 requests are made: region, plain HTTP, retries and timeouts.
 ///
 /// Everything not set here comes from the standard AWS environment, read by object_store:
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` (or
 /// `AWS_DEFAULT_REGION`), `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`; without static keys the
 /// credentials come from the web-identity, container or EC2/EMR instance role providers.
-/// Fields set here win over the environment.
+/// The endpoint and the read concurrency live in [`StoreOptions`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct S3Options {
-    /// The S3 endpoint (`--s3-endpoint`), e.g. `http://127.0.0.1:9000`; `None`: the
-    /// environment's, else AWS.
-    pub endpoint: Option<String>,
     /// The region used for signing; `None`: the environment's, else `us-east-1`.
     pub region: Option<String>,
     /// Permit plain `http://` endpoints; `None`: the environment's `AWS_ALLOW_HTTP`, or true
-    /// when [`S3Options::endpoint`] itself is an `http://` URL.
+    /// when the endpoint itself is an `http://` URL.
     pub allow_http: Option<bool>,
     /// Retries of one request after throttling (429, `SlowDown`), 5xx, dropped connections or
     /// timeouts.
@@ -38,14 +52,11 @@ pub struct S3Options {
     pub request_timeout: Duration,
     /// Limit on opening a connection.
     pub connect_timeout: Duration,
-    /// Requests in flight when reading or writing many objects.
-    pub concurrency: usize,
 }
 
 impl Default for S3Options {
     fn default() -> Self {
         S3Options {
-            endpoint: None,
             region: None,
             allow_http: None,
             max_retries: 8,
@@ -54,7 +65,6 @@ impl Default for S3Options {
             max_backoff: Duration::from_secs(5),
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
-            concurrency: DEFAULT_CONCURRENCY,
         }
     }
 }
@@ -73,28 +83,26 @@ impl S3Options {
         }
     }
 
-    /// A builder for `bucket`: the AWS environment, then these options on top.
-    pub fn builder(&self, bucket: &str) -> AmazonS3Builder {
-        self.apply(AmazonS3Builder::from_env(), bucket)
-    }
-
-    /// Applies these options (and the bucket name) to an existing builder; used by
-    /// [`S3Options::builder`] and by tests that must not read the process environment.
-    pub fn apply(&self, mut b: AmazonS3Builder, bucket: &str) -> AmazonS3Builder {
+    /// Applies these options, the bucket name and the endpoint (when given) to a builder,
+    /// e.g. [`AmazonS3Builder::from_env`]'s.
+    pub fn apply(
+        &self,
+        mut b: AmazonS3Builder,
+        bucket: &str,
+        endpoint: Option<&str>,
+    ) -> AmazonS3Builder {
         b = b.with_bucket_name(bucket);
-        if let Some(endpoint) = &self.endpoint {
-            // `AWS_ENDPOINT_URL_S3` would take precedence over a plain endpoint: the flag wins.
+        if let Some(endpoint) = endpoint {
+            // `AWS_ENDPOINT_URL_S3` would take precedence over a plain endpoint: ours wins.
             b = b
-                .with_endpoint(endpoint.clone())
-                .with_config(AmazonS3ConfigKey::S3Endpoint, endpoint.clone());
+                .with_endpoint(endpoint)
+                .with_config(AmazonS3ConfigKey::S3Endpoint, endpoint)
+                .with_virtual_hosted_style_request(false);
         }
         if let Some(region) = &self.region {
             b = b.with_region(region.clone());
         }
-        let endpoint_is_http = self
-            .endpoint
-            .as_deref()
-            .is_some_and(|e| e.starts_with("http://"));
+        let endpoint_is_http = endpoint.is_some_and(|e| e.starts_with("http://"));
         if let Some(allow) = self.allow_http.or(endpoint_is_http.then_some(true)) {
             b = b.with_allow_http(allow);
         }
@@ -109,11 +117,6 @@ impl S3Options {
                 AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
                 humantime_secs(self.connect_timeout),
             )
-    }
-
-    /// Builds the store for `bucket` from the environment and these options.
-    pub fn build(&self, bucket: &str) -> Result<AmazonS3, object_store::Error> {
-        self.builder(bucket).build()
     }
 }
 
@@ -165,8 +168,11 @@ impl S3Failure {
             (Some("NoSuchKey"), _) => K::NoSuchKey,
             (
                 Some(
-                    "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken"
-                    | "InvalidToken" | "AuthorizationHeaderMalformed",
+                    "InvalidAccessKeyId"
+                    | "SignatureDoesNotMatch"
+                    | "ExpiredToken"
+                    | "InvalidToken"
+                    | "AuthorizationHeaderMalformed",
                 ),
                 _,
             ) => K::BadCredentials,
@@ -221,7 +227,12 @@ fn s3_code(text: &str) -> Option<String> {
 fn http_status(text: &str) -> Option<u16> {
     let marker = "status code: ";
     let start = text.find(marker)? + marker.len();
-    text[start..].split_whitespace().next()?.trim_end_matches(':').parse().ok()
+    text[start..]
+        .split_whitespace()
+        .next()?
+        .trim_end_matches(':')
+        .parse()
+        .ok()
 }
 
 /// The retry count in object_store's "after N retries" message.
@@ -295,11 +306,7 @@ mod tests {
 
     #[test]
     fn explicit_http_endpoint_allows_http() {
-        let opts = S3Options {
-            endpoint: Some("http://127.0.0.1:1".into()),
-            ..S3Options::default()
-        };
-        let b = opts.apply(AmazonS3Builder::new(), "b");
+        let b = S3Options::default().apply(AmazonS3Builder::new(), "b", Some("http://127.0.0.1:1"));
         assert_eq!(
             b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp))
                 .as_deref(),
@@ -318,11 +325,7 @@ mod tests {
 
     #[test]
     fn https_endpoint_keeps_http_off_unless_asked() {
-        let opts = S3Options {
-            endpoint: Some("https://s3.example".into()),
-            ..S3Options::default()
-        };
-        let b = opts.apply(AmazonS3Builder::new(), "b");
+        let b = S3Options::default().apply(AmazonS3Builder::new(), "b", Some("https://s3.example"));
         assert_ne!(
             b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp))
                 .as_deref(),

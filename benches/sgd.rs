@@ -1,0 +1,110 @@
+//! MLlib-exact SVM-SGD, 100 iterations, on synthetic pets features (37 breeds x 200 x 4096,
+//! split 70/30 per class): one vs all (5180 training rows) and one vs one (280 rows), beside
+//! the numpy restatement of the same loop (`ref_sgd` in ../shared/mllib/make_golden.py) timed
+//! on the same rows in the same run by `benches/ref_sgd.py`, which also checks that numpy's
+//! weights equal ours bit for bit.
+//!
+//! `cargo bench -p catclass-svm --bench sgd`
+
+use catclass_svm::sgd::{Dataset, SgdParams};
+use catclass_svm::split::stratified_split;
+use catclass_svm::synthetic::pets_like;
+use catclass_svm::{Executor, Task, ThreadPool};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::path::PathBuf;
+use std::time::Duration;
+
+struct Problem {
+    name: &'static str,
+    x: Vec<f32>,
+    y: Vec<f64>,
+    dim: usize,
+}
+
+fn problems() -> Vec<Problem> {
+    let data = pets_like(20, 37, 200, 4096);
+    let split = stratified_split(&data.classes, 0.7, 20);
+    let mut out = Vec::new();
+    for (name, task) in [
+        ("one_vs_all", Task::from_args("wheaten_terrier", "None")),
+        (
+            "one_vs_one",
+            Task::from_args("wheaten_terrier", "yorkshire_terrier"),
+        ),
+    ] {
+        let rows: Vec<usize> = split
+            .train
+            .iter()
+            .copied()
+            .filter(|r| task.includes(&data.classes[*r]))
+            .collect();
+        let x = rows
+            .iter()
+            .flat_map(|r| data.row(*r).iter().copied())
+            .collect();
+        let y = rows.iter().map(|r| task.label(&data.classes[*r])).collect();
+        out.push(Problem {
+            name,
+            x,
+            y,
+            dim: data.dim,
+        });
+    }
+    out
+}
+
+fn numpy_reference(p: &Problem, weights: &[f64]) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
+    std::fs::create_dir_all(&dir).expect("bench data folder");
+    let stem = dir.join(p.name);
+    let x: Vec<u8> = p.x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let y: Vec<u8> = p.y.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let w: Vec<u8> = weights.iter().flat_map(|v| v.to_le_bytes()).collect();
+    for (ext, bytes) in [("x.f32", x), ("y.f64", y), ("w.f64", w)] {
+        std::fs::write(stem.with_extension(ext), bytes).expect("bench data file");
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../benches/ref_sgd.py");
+    match std::process::Command::new("python3")
+        .arg(script)
+        .arg(&stem)
+        .arg(p.dim.to_string())
+        .output()
+    {
+        Ok(out) if out.status.success() => print!("{}", String::from_utf8_lossy(&out.stdout)),
+        Ok(out) => println!(
+            "numpy reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => println!("numpy reference not run (python3: {e})"),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let pool = ThreadPool::new(0).expect("thread pool");
+    let params = SgdParams::builder()
+        .iterations(100)
+        .check()
+        .expect("params");
+    let mut group = c.benchmark_group("mllib_sgd_100_iterations");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8))
+        .warm_up_time(Duration::from_secs(1));
+    for p in problems() {
+        let data = Dataset::new(&p.x, &p.y, p.dim).expect("dataset");
+        let fit = params.fit(&data, &pool).expect("fit");
+        numpy_reference(&p, &fit.model.weights);
+        let id = format!(
+            "{}_{}x{}_{}threads",
+            p.name,
+            p.y.len(),
+            p.dim,
+            pool.threads()
+        );
+        group.bench_function(id, |b| b.iter(|| params.fit(&data, &pool).expect("fit")));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

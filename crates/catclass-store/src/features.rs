@@ -1,0 +1,234 @@
+//! Folders of the seed's feature files: listing, class names, and parallel reading.
+
+use crate::error::{Result, StoreError};
+use crate::location::Location;
+use crate::seed_json;
+use futures::{StreamExt, TryStreamExt};
+
+/// The class of a feature file: its name less the last `_` part
+/// (`wheaten_terrier_12.jpg.json` -> `wheaten_terrier`), as the seed derived it.
+pub fn class_of(file_name: &str) -> Option<&str> {
+    match file_name.rsplit_once('_') {
+        Some((class, _)) if !class.is_empty() => Some(class),
+        _ => None,
+    }
+}
+
+/// One feature file: its name in the folder and its class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureEntry {
+    /// File name (e.g. `Abyssinian_1.jpg.json`).
+    pub name: String,
+    /// Class derived from the name.
+    pub class: String,
+}
+
+/// Feature values of many rows, row-major: `f32` when every value is exactly a float32 (CNN
+/// outputs), else `f64`. The choice never changes a value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureMatrix {
+    /// Every value is an exact float32.
+    F32(Vec<f32>),
+    /// General doubles.
+    F64(Vec<f64>),
+}
+
+impl FeatureMatrix {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            FeatureMatrix::F32(v) => v.len(),
+            FeatureMatrix::F64(v) => v.len(),
+        }
+    }
+
+    /// Whether there is no value.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Value `i` as `f64`.
+    pub fn get(&self, i: usize) -> f64 {
+        match self {
+            FeatureMatrix::F32(v) => v[i] as f64,
+            FeatureMatrix::F64(v) => v[i],
+        }
+    }
+
+    /// Rows `rows` (of `dim` values each) copied into a new matrix of the same type.
+    pub fn select_rows(&self, rows: &[usize], dim: usize) -> FeatureMatrix {
+        fn pick<T: Copy>(v: &[T], rows: &[usize], dim: usize) -> Vec<T> {
+            let mut out = Vec::with_capacity(rows.len() * dim);
+            for &r in rows {
+                out.extend_from_slice(&v[r * dim..(r + 1) * dim]);
+            }
+            out
+        }
+        match self {
+            FeatureMatrix::F32(v) => FeatureMatrix::F32(pick(v, rows, dim)),
+            FeatureMatrix::F64(v) => FeatureMatrix::F64(pick(v, rows, dim)),
+        }
+    }
+}
+
+/// Rows read from feature files: names, classes and values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureSet {
+    /// File names, in the order of the rows.
+    pub names: Vec<String>,
+    /// Class of each row.
+    pub classes: Vec<String>,
+    /// Values per row.
+    pub dim: usize,
+    /// The values, row-major.
+    pub values: FeatureMatrix,
+}
+
+impl FeatureSet {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.names.len()
+    }
+}
+
+/// The feature files of one location, listed once.
+#[derive(Debug, Clone)]
+pub struct FeatureCatalog {
+    location: Location,
+    entries: Vec<FeatureEntry>,
+}
+
+impl FeatureCatalog {
+    /// Lists `*.json` directly in `location`, sorted by name (code-point order).
+    pub async fn list(location: &Location) -> Result<Self> {
+        let mut entries = Vec::new();
+        for meta in location.list().await? {
+            let name = location.name_of(&meta);
+            if !name.ends_with(".json") {
+                continue;
+            }
+            let Some(class) = class_of(&name) else {
+                return Err(StoreError::BadFileName {
+                    file: location.describe(&name),
+                });
+            };
+            let class = class.to_string();
+            entries.push(FeatureEntry { name, class });
+        }
+        if entries.is_empty() {
+            return Err(StoreError::NoFeatureFiles {
+                location: location.to_string(),
+            });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(FeatureCatalog {
+            location: location.clone(),
+            entries,
+        })
+    }
+
+    /// Where the files are.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Every file, sorted by name.
+    pub fn entries(&self) -> &[FeatureEntry] {
+        &self.entries
+    }
+
+    /// The distinct classes, sorted.
+    pub fn classes(&self) -> Vec<String> {
+        let mut c: Vec<String> = self.entries.iter().map(|e| e.class.clone()).collect();
+        c.sort();
+        c.dedup();
+        c
+    }
+
+    /// Fails with the list of known classes unless `class` (matched exactly) is present.
+    pub fn require_class(&self, class: &str) -> Result<()> {
+        if self.entries.iter().any(|e| e.class == class) {
+            Ok(())
+        } else {
+            Err(StoreError::UnknownClass {
+                class: class.to_string(),
+                location: self.location.to_string(),
+                known: self.classes(),
+            })
+        }
+    }
+
+    /// Reads `entries` (in that order) with at most `concurrency` reads in flight, parsing as
+    /// they arrive; `progress` is called with the number of files done so far.
+    pub async fn read(
+        &self,
+        entries: &[FeatureEntry],
+        concurrency: usize,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<FeatureSet> {
+        let loc = &self.location;
+        let parsed: Vec<Vec<f64>> = futures::stream::iter(entries.iter().cloned())
+            .map(|entry| {
+                let loc = loc.clone();
+                tokio::spawn(async move {
+                    let bytes = loc.get(&entry.name).await?;
+                    seed_json::parse(&bytes).map_err(|source| StoreError::FeatureFile {
+                        file: loc.describe(&entry.name),
+                        source,
+                    })
+                })
+            })
+            .buffered(concurrency.max(1))
+            .map(|joined| joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())))
+            .enumerate()
+            .map(|(k, r)| {
+                progress(k + 1);
+                r
+            })
+            .try_collect()
+            .await?;
+        assemble(loc, entries, parsed)
+    }
+}
+
+fn assemble(loc: &Location, entries: &[FeatureEntry], parsed: Vec<Vec<f64>>) -> Result<FeatureSet> {
+    let dim = parsed.first().map_or(0, |v| v.len());
+    for (e, v) in entries.iter().zip(&parsed) {
+        if v.len() != dim {
+            return Err(StoreError::DimensionMismatch {
+                file: loc.describe(&e.name),
+                found: v.len(),
+                expected: dim,
+                reference: loc.describe(&entries[0].name),
+            });
+        }
+    }
+    let all_f32 = parsed.iter().flatten().all(|x| (*x as f32) as f64 == *x);
+    let values = if all_f32 {
+        FeatureMatrix::F32(parsed.iter().flatten().map(|x| *x as f32).collect())
+    } else {
+        FeatureMatrix::F64(parsed.into_iter().flatten().collect())
+    };
+    Ok(FeatureSet {
+        names: entries.iter().map(|e| e.name.clone()).collect(),
+        classes: entries.iter().map(|e| e.class.clone()).collect(),
+        dim,
+        values,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_is_the_name_less_its_last_part() {
+        assert_eq!(
+            class_of("wheaten_terrier_12.jpg.json"),
+            Some("wheaten_terrier")
+        );
+        assert_eq!(class_of("Abyssinian_1.jpg.json"), Some("Abyssinian"));
+        assert_eq!(class_of("noclass.json"), None);
+        assert_eq!(class_of("_1.json"), None);
+    }
+}

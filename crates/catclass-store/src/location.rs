@@ -1,0 +1,278 @@
+//! Where data lives: a local folder, `file://`, `s3://bucket/prefix` or `memory://name/prefix`,
+//! all behind one [`object_store::ObjectStore`].
+
+use crate::error::{Result, StoreError};
+use crate::s3::S3Options;
+use bytes::Bytes;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Options for opening locations.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// S3 endpoint (e.g. `http://127.0.0.1:9000`); `AWS_ENDPOINT_URL` when `None`.
+    pub s3_endpoint: Option<String>,
+    /// Maximum requests in flight when reading many objects.
+    pub concurrency: usize,
+    /// S3 region, retries and timeouts.
+    pub s3: S3Options,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            s3_endpoint: None,
+            concurrency: 64,
+            s3: S3Options::default(),
+        }
+    }
+}
+
+/// A folder-like place holding objects: a store and a prefix inside it.
+#[derive(Debug, Clone)]
+pub struct Location {
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    display: String,
+    kind: LocationKind,
+}
+
+/// The kind of store behind a [`Location`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocationKind {
+    /// A local folder.
+    Local(std::path::PathBuf),
+    /// An S3 bucket.
+    S3 {
+        /// Bucket name.
+        bucket: String,
+    },
+    /// A named in-memory store (tests, examples).
+    Memory(String),
+}
+
+fn memory_store(name: &str) -> Arc<InMemory> {
+    static STORES: OnceLock<Mutex<HashMap<String, Arc<InMemory>>>> = OnceLock::new();
+    let stores = STORES.get_or_init(Default::default);
+    let mut guard = stores.lock().unwrap_or_else(|e| e.into_inner());
+    guard
+        .entry(name.to_string())
+        .or_insert_with(|| Arc::new(InMemory::new()))
+        .clone()
+}
+
+fn split_bucket(rest: &str) -> (&str, &str) {
+    match rest.split_once('/') {
+        Some((b, p)) => (b, p.trim_matches('/')),
+        None => (rest, ""),
+    }
+}
+
+impl Location {
+    /// Opens an existing location for reading. A local folder must exist.
+    pub fn open(spec: &str, opts: &StoreOptions) -> Result<Self> {
+        Self::parse(spec, opts, false)
+    }
+
+    /// Opens a location for writing; a local folder is created if missing.
+    pub fn create(spec: &str, opts: &StoreOptions) -> Result<Self> {
+        Self::parse(spec, opts, true)
+    }
+
+    fn parse(spec: &str, opts: &StoreOptions, create: bool) -> Result<Self> {
+        let invalid = |reason: &str| StoreError::InvalidLocation {
+            location: spec.to_string(),
+            reason: reason.to_string(),
+        };
+        if spec.is_empty() {
+            return Err(invalid("empty location"));
+        }
+        if let Some(rest) = spec.strip_prefix("s3://") {
+            let (bucket, prefix) = split_bucket(rest);
+            if bucket.is_empty() {
+                return Err(invalid("no bucket name after s3://"));
+            }
+            let store = crate::s3::build(bucket, opts).map_err(|e| invalid(&e.to_string()))?;
+            return Ok(Location {
+                store,
+                prefix: Path::from(prefix),
+                display: format!("s3://{bucket}/{prefix}")
+                    .trim_end_matches('/')
+                    .to_string(),
+                kind: LocationKind::S3 {
+                    bucket: bucket.to_string(),
+                },
+            });
+        }
+        if let Some(rest) = spec.strip_prefix("memory://") {
+            let (name, prefix) = split_bucket(rest);
+            return Ok(Location {
+                store: memory_store(name),
+                prefix: Path::from(prefix),
+                display: spec.trim_end_matches('/').to_string(),
+                kind: LocationKind::Memory(name.to_string()),
+            });
+        }
+        if spec.contains("://") && !spec.starts_with("file://") {
+            return Err(invalid(
+                "unsupported scheme (use a path, file://, s3:// or memory://)",
+            ));
+        }
+        let path = match spec.strip_prefix("file://") {
+            Some(p) => std::path::PathBuf::from(p),
+            None => std::path::PathBuf::from(spec),
+        };
+        if create {
+            std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
+                location: path.display().to_string(),
+                source,
+            })?;
+        }
+        if !path.is_dir() {
+            let location = path.display().to_string();
+            return Err(if path.exists() {
+                StoreError::InvalidLocation {
+                    location,
+                    reason: "not a folder".into(),
+                }
+            } else {
+                StoreError::NotFound { location }
+            });
+        }
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&path)
+            .map_err(|e| StoreError::object(path.display().to_string(), e))?;
+        Ok(Location {
+            store: Arc::new(store),
+            prefix: Path::from(""),
+            display: path.display().to_string(),
+            kind: LocationKind::Local(path),
+        })
+    }
+
+    /// What kind of store this is.
+    pub fn kind(&self) -> &LocationKind {
+        &self.kind
+    }
+
+    /// The object store behind this location.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The object path of `name` inside this location.
+    pub fn path_of(&self, name: &str) -> Path {
+        if self.prefix.as_ref().is_empty() {
+            Path::from(name)
+        } else {
+            self.prefix.clone().join(name)
+        }
+    }
+
+    /// A human-readable location of `name` (a local path, or `s3://bucket/key`).
+    pub fn describe(&self, name: &str) -> String {
+        match &self.kind {
+            LocationKind::Local(p) => p.join(name).display().to_string(),
+            _ => format!("{}/{name}", self.display),
+        }
+    }
+
+    /// Lists the objects directly inside this location (not in sub-folders), sorted by name.
+    pub async fn list(&self) -> Result<Vec<ObjectMeta>> {
+        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let listing = self
+            .store
+            .list_with_delimiter(prefix)
+            .await
+            .map_err(|e| self.error(self.display.clone(), e))?;
+        let mut objects = listing.objects;
+        objects.sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
+        Ok(objects)
+    }
+
+    /// The name of an object relative to this location.
+    pub fn name_of(&self, meta: &ObjectMeta) -> String {
+        meta.location.filename().unwrap_or_default().to_string()
+    }
+
+    /// Reads object `name` whole.
+    pub async fn get(&self, name: &str) -> Result<Bytes> {
+        let path = self.path_of(name);
+        let result = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| self.error(self.describe(name), e))?;
+        result
+            .bytes()
+            .await
+            .map_err(|e| self.error(self.describe(name), e))
+    }
+
+    /// Reads bytes `range` of object `name` (one ranged GET).
+    pub async fn get_range(&self, name: &str, range: std::ops::Range<u64>) -> Result<Bytes> {
+        self.store
+            .get_range(&self.path_of(name), range)
+            .await
+            .map_err(|e| self.error(self.describe(name), e))
+    }
+
+    /// Reads several byte ranges of object `name`; nearby ranges are coalesced into fewer
+    /// ranged GETs, issued concurrently.
+    pub async fn get_ranges(
+        &self,
+        name: &str,
+        ranges: &[std::ops::Range<u64>],
+    ) -> Result<Vec<Bytes>> {
+        self.store
+            .get_ranges(&self.path_of(name), ranges)
+            .await
+            .map_err(|e| self.error(self.describe(name), e))
+    }
+
+    /// The size in bytes of object `name`.
+    pub async fn size(&self, name: &str) -> Result<u64> {
+        self.store
+            .head(&self.path_of(name))
+            .await
+            .map(|m| m.size)
+            .map_err(|e| self.error(self.describe(name), e))
+    }
+
+    /// Wraps an object store error about `location` (this location or an object in it): on S3
+    /// the failure is explained on one line naming the bucket and key.
+    pub fn error(&self, location: String, e: object_store::Error) -> StoreError {
+        match &self.kind {
+            LocationKind::S3 { bucket } => StoreError::s3(location, bucket, &e),
+            _ => StoreError::object(location, e),
+        }
+    }
+
+    /// Whether object `name` exists.
+    pub async fn exists(&self, name: &str) -> Result<bool> {
+        match self.store.head(&self.path_of(name)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.error(self.describe(name), e)),
+        }
+    }
+
+    /// Writes object `name` atomically: readers see the old object or the whole new one, never
+    /// a part (S3 puts are atomic; local puts write a temporary file and rename it).
+    pub async fn put(&self, name: &str, bytes: impl Into<Bytes>) -> Result<()> {
+        let payload = PutPayload::from_bytes(bytes.into());
+        self.store
+            .put(&self.path_of(name), payload)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(self.describe(name), e))
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}

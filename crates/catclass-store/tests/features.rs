@@ -1,0 +1,141 @@
+//! Reading folders of the seed's feature files: contents, order, and every refusal named.
+
+use catclass_store::{FeatureCatalog, FeatureMatrix, Location, StoreError, StoreOptions, block_on};
+use std::path::Path;
+
+fn write(dir: &Path, name: &str, body: &str) {
+    std::fs::write(dir.join(name), body).unwrap();
+}
+
+fn read_all(spec: &str) -> Result<catclass_store::FeatureSet, StoreError> {
+    block_on(async {
+        let loc = Location::open(spec, &StoreOptions::default())?;
+        let cat = FeatureCatalog::list(&loc).await?;
+        cat.read(cat.entries(), 8, &|_| {}).await
+    })
+}
+
+#[test]
+fn reads_a_folder_sorted_by_name_with_classes_from_names() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "wheaten_terrier_12.jpg.json",
+        "[0.5, 0.0, 1.25]",
+    );
+    write(dir.path(), "Abyssinian_1.jpg.json", "[1.0, 2.0, 3.0]\n");
+    write(dir.path(), "wheaten_terrier_2.jpg.json", "[0.1, 0.2, 0.3]");
+    write(dir.path(), "notes.txt", "not a feature file");
+    let set = read_all(dir.path().to_str().unwrap()).unwrap();
+    assert_eq!(
+        set.names,
+        [
+            "Abyssinian_1.jpg.json",
+            "wheaten_terrier_12.jpg.json",
+            "wheaten_terrier_2.jpg.json"
+        ]
+    );
+    assert_eq!(
+        set.classes,
+        ["Abyssinian", "wheaten_terrier", "wheaten_terrier"]
+    );
+    assert_eq!(set.dim, 3);
+    // 0.1 is not a float32 value: the matrix keeps doubles and every value exactly.
+    match &set.values {
+        FeatureMatrix::F64(v) => assert_eq!(v[6..], [0.1, 0.2, 0.3]),
+        other => panic!("expected f64 storage, got {other:?}"),
+    }
+}
+
+#[test]
+fn float32_values_are_stored_as_f32() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a_1.json", "[0.5, 1.2345678806304932]");
+    write(dir.path(), "b_1.json", "[0.0, 3.0]");
+    let set = read_all(dir.path().to_str().unwrap()).unwrap();
+    assert_eq!(
+        set.values,
+        FeatureMatrix::F32(vec![0.5, 1.234_567_9, 0.0, 3.0])
+    );
+}
+
+fn err_of(files: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    for (n, b) in files {
+        write(dir.path(), n, b);
+    }
+    read_all(dir.path().to_str().unwrap())
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn bad_files_are_named_with_the_problem() {
+    let e = err_of(&[("a_1.json", "[1.0, 2.0]"), ("a_2.json", "[1.0, 2.0")]);
+    assert!(e.contains("a_2.json") && e.contains("truncated"), "{e}");
+    let e = err_of(&[("a_1.json", "[1.0, NaN]")]);
+    assert!(e.contains("a_1.json") && e.contains("NaN"), "{e}");
+    let e = err_of(&[("a_1.json", "[1.0, Infinity]")]);
+    assert!(e.contains("Infinity"), "{e}");
+    let e = err_of(&[("a_1.json", "[1.0, \"x\"]")]);
+    assert!(e.contains("a_1.json") && e.contains("not a number"), "{e}");
+    let e = err_of(&[("a_1.json", "[1.0, 2.0]"), ("b_1.json", "[1.0, 2.0, 3.0]")]);
+    assert!(
+        e.contains("b_1.json") && e.contains("3 values") && e.contains("a_1.json"),
+        "{e}"
+    );
+    let e = err_of(&[("a_1.json", "")]);
+    assert!(e.contains("a_1.json") && e.contains("empty"), "{e}");
+    let e = err_of(&[("nounderscore.json", "[1.0]")]);
+    assert!(
+        e.contains("nounderscore.json") && e.contains("class"),
+        "{e}"
+    );
+}
+
+#[test]
+fn empty_and_missing_folders_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = read_all(dir.path().to_str().unwrap()).unwrap_err();
+    assert!(matches!(e, StoreError::NoFeatureFiles { .. }), "{e}");
+    let missing = dir.path().join("nope");
+    let e = read_all(missing.to_str().unwrap()).unwrap_err();
+    assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
+    assert!(e.to_string().contains("nope"));
+}
+
+#[test]
+fn unknown_class_lists_the_known_ones_and_matches_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "wheaten_terrier_1.json", "[1.0]");
+    write(dir.path(), "yorkshire_terrier_1.json", "[1.0]");
+    let cat = block_on(async {
+        FeatureCatalog::list(&Location::open(
+            dir.path().to_str().unwrap(),
+            &StoreOptions::default(),
+        )?)
+        .await
+    })
+    .unwrap();
+    assert!(cat.require_class("wheaten_terrier").is_ok());
+    // A substring of a class is not that class (the seed's bug).
+    let e = cat.require_class("terrier").unwrap_err().to_string();
+    assert!(
+        e.contains("\"terrier\"") && e.contains("wheaten_terrier, yorkshire_terrier"),
+        "{e}"
+    );
+}
+
+#[test]
+fn memory_locations_work_like_folders() {
+    block_on(async {
+        let loc =
+            Location::create("memory://features-test/run1", &StoreOptions::default()).unwrap();
+        loc.put("beagle_1.jpg.json", "[1.0, 2.0]").await.unwrap();
+        loc.put("boxer_1.jpg.json", "[3.0, 4.0]").await.unwrap();
+        let cat = FeatureCatalog::list(&loc).await.unwrap();
+        let set = cat.read(cat.entries(), 4, &|_| {}).await.unwrap();
+        assert_eq!(set.classes, ["beagle", "boxer"]);
+        assert_eq!(set.values, FeatureMatrix::F32(vec![1.0, 2.0, 3.0, 4.0]));
+    });
+}

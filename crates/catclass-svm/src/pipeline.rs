@@ -1,0 +1,415 @@
+//! The training pipeline: features -> split -> solver on an executor -> model and report.
+
+use crate::metrics::{BinaryMetrics, Confusion};
+use crate::model_file::{MODEL_FORMAT, MODEL_VERSION, ModelFile, ParamsRecord, TrainingRecord};
+use crate::split::stratified_split;
+use crate::task::Task;
+use crate::{Executor, SvmError};
+use catclass_sgd::{Dataset, Element, LinearModel, MiniBatchSampling, SgdFit, SgdParams};
+use catclass_store::documents::{write_json, write_text};
+use catclass_store::{
+    FeatureCatalog, FeatureEntry, FeatureMatrix, FeatureSet, Location, StoreOptions,
+};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// How the model is evaluated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evaluation {
+    /// A seeded stratified split of the features (see [`crate::split`]).
+    Split {
+        /// Share of each class used for training.
+        train_fraction: f64,
+    },
+    /// Train on all the features, test on this other location.
+    TestSet(String),
+}
+
+/// Everything `catclass train` needs.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// Feature location (folder, `s3://`, `memory://`).
+    pub features: String,
+    /// One vs one or one vs all.
+    pub task: Task,
+    /// Split or separate test set.
+    pub evaluation: Evaluation,
+    /// Seed of the split (and of our mini-batch sampler).
+    pub seed: u64,
+    /// Checked solver parameters.
+    pub params: SgdParams,
+    /// Store options (S3 endpoint, read concurrency).
+    pub store: StoreOptions,
+}
+
+/// Stages reported to a progress callback.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    /// Listing done: this many files will be read.
+    Listed {
+        /// Files to read.
+        files: usize,
+    },
+    /// Files read so far.
+    Read {
+        /// Done.
+        done: usize,
+    },
+    /// Training started.
+    Training,
+    /// Evaluating.
+    Evaluating,
+}
+
+/// Row counts of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Training rows.
+    pub train_rows: usize,
+    /// Positive training rows.
+    pub train_positive: usize,
+    /// Test rows.
+    pub test_rows: usize,
+    /// Positive test rows.
+    pub test_positive: usize,
+    /// Feature files read.
+    pub files_read: usize,
+    /// Values per row.
+    pub feature_dim: usize,
+}
+
+/// Wall-clock seconds per stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Listing and reading the features.
+    pub load_seconds: f64,
+    /// The solver.
+    pub train_seconds: f64,
+    /// Predicting the test rows.
+    pub eval_seconds: f64,
+}
+
+/// `report.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// What was learned.
+    pub task: Task,
+    /// Feature location.
+    pub features: String,
+    /// Separate test location, if any.
+    pub test_features: Option<String>,
+    /// `mllib-sgd`.
+    pub solver: String,
+    /// Accuracy on the test rows.
+    pub test_accuracy: f64,
+    /// Accuracy of always answering the larger test class.
+    pub majority_baseline: f64,
+    /// Mean per-class recall.
+    pub balanced_accuracy: f64,
+    /// Precision of the positive class.
+    pub precision: f64,
+    /// Recall of the positive class.
+    pub recall: f64,
+    /// F1 of the positive class.
+    pub f1: f64,
+    /// Test confusion counts.
+    pub confusion: Confusion,
+    /// Row counts.
+    pub counts: Counts,
+    /// Weight updates made.
+    pub updates: usize,
+    /// Data passes made.
+    pub passes: usize,
+    /// Whether the convergence test stopped training.
+    pub converged: bool,
+    /// MLlib's loss history (one value per counted pass).
+    pub loss_history: Vec<f64>,
+    /// Solver settings.
+    pub params: ParamsRecord,
+    /// Split seed.
+    pub seed: u64,
+    /// Share of each class used for training, when split.
+    pub train_fraction: Option<f64>,
+    /// Worker threads used.
+    pub threads: usize,
+    /// Processes used.
+    pub ranks: usize,
+    /// Stage times.
+    pub timings: Timings,
+    /// Warnings a reader must see (e.g. accuracy at the baseline).
+    pub warnings: Vec<String>,
+    /// catclass-svm version.
+    pub catclass_version: String,
+}
+
+/// A trained model with its report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOutcome {
+    /// `model.json`.
+    pub model: ModelFile,
+    /// `report.json`.
+    pub report: TrainReport,
+}
+
+impl TrainOutcome {
+    /// The seed's `resultat.txt`: `A - B ---> accuracy`, then the accuracy alone.
+    pub fn resultat_txt(&self) -> String {
+        let acc = self.report.test_accuracy;
+        format!("{} ---> {acc}\n{acc}\n", self.report.task.title())
+    }
+
+    /// Writes `resultat.txt`, `report.json` and `model.json` into `out` (each atomically).
+    pub async fn write(&self, out: &Location) -> Result<(), SvmError> {
+        out.put("model.json", self.model.to_json()).await?;
+        write_json(out, "report.json", &self.report).await?;
+        write_text(out, "resultat.txt", &self.resultat_txt()).await?;
+        Ok(())
+    }
+}
+
+fn params_record(p: &SgdParams) -> ParamsRecord {
+    ParamsRecord {
+        iterations: p.iterations(),
+        step: p.step(),
+        reg_param: p.reg_param(),
+        mini_batch_fraction: p.mini_batch_fraction(),
+        convergence_tol: p.convergence_tol(),
+        intercept: p.intercept(),
+        mllib_partitions: match p.sampling() {
+            MiniBatchSampling::Spark { partitions } => Some(partitions),
+            MiniBatchSampling::ChaCha { .. } => None,
+        },
+    }
+}
+
+/// Reads the rows of `task` from `spec`, checking the task's classes exist there.
+pub async fn load_task_rows(
+    spec: &str,
+    task: &Task,
+    store: &StoreOptions,
+    require_classes: bool,
+    progress: &(dyn Fn(Stage) + Sync),
+) -> Result<FeatureSet, SvmError> {
+    let loc = Location::open(spec, store)?;
+    let catalog = FeatureCatalog::list(&loc).await?;
+    if require_classes {
+        catalog.require_class(task.positive())?;
+        if let Task::OneVsOne { negative, .. } = task {
+            catalog.require_class(negative)?;
+        }
+    }
+    let entries: Vec<FeatureEntry> = catalog
+        .entries()
+        .iter()
+        .filter(|e| task.includes(&e.class))
+        .cloned()
+        .collect();
+    if entries.is_empty() {
+        return Err(SvmError::NoRows {
+            location: loc.to_string(),
+            task: task.title(),
+        });
+    }
+    progress(Stage::Listed {
+        files: entries.len(),
+    });
+    let set = catalog
+        .read(&entries, store.concurrency, &|done| {
+            progress(Stage::Read { done })
+        })
+        .await?;
+    Ok(set)
+}
+
+/// Trains and evaluates per `cfg` on `exec`.
+pub fn train<E: Executor>(
+    cfg: &TrainConfig,
+    exec: &E,
+    progress: &(dyn Fn(Stage) + Sync),
+) -> Result<TrainOutcome, SvmError> {
+    if let Task::OneVsOne { positive, negative } = &cfg.task
+        && positive == negative
+    {
+        return Err(SvmError::SameClass(positive.clone()));
+    }
+    let t0 = Instant::now();
+    let (train_set, train_rows, test_set, test_rows) = catclass_store::block_on(async {
+        let all = load_task_rows(&cfg.features, &cfg.task, &cfg.store, true, progress).await?;
+        match &cfg.evaluation {
+            Evaluation::Split { train_fraction } => {
+                let split = stratified_split(&all.classes, *train_fraction, cfg.seed);
+                Ok::<_, SvmError>((all.clone(), split.train, all, split.test))
+            }
+            Evaluation::TestSet(spec) => {
+                let test = load_task_rows(spec, &cfg.task, &cfg.store, false, progress).await?;
+                if test.dim != all.dim {
+                    return Err(SvmError::TestDimension {
+                        train: all.dim,
+                        test: test.dim,
+                        location: spec.clone(),
+                    });
+                }
+                let n = all.rows();
+                let m = test.rows();
+                Ok((all, (0..n).collect(), test, (0..m).collect()))
+            }
+        }
+    })?;
+    let load_seconds = t0.elapsed().as_secs_f64();
+    if train_rows.is_empty() {
+        return Err(SvmError::NoRows {
+            location: cfg.features.clone(),
+            task: cfg.task.title(),
+        });
+    }
+    let dim = train_set.dim;
+    let labels: Vec<f64> = train_rows
+        .iter()
+        .map(|r| cfg.task.label(&train_set.classes[*r]))
+        .collect();
+    let x = train_set.values.select_rows(&train_rows, dim);
+
+    progress(Stage::Training);
+    let t1 = Instant::now();
+    let fit = fit_matrix(&cfg.params, &x, &labels, dim, exec)?;
+    let train_seconds = t1.elapsed().as_secs_f64();
+
+    progress(Stage::Evaluating);
+    let t2 = Instant::now();
+    let predictions = predict_rows(&fit.model, &test_set.values, &test_rows, dim, exec);
+    let test_labels: Vec<bool> = test_rows
+        .iter()
+        .map(|r| cfg.task.label(&test_set.classes[*r]) == 1.0)
+        .collect();
+    let confusion = Confusion::from_pairs(
+        test_labels
+            .iter()
+            .copied()
+            .zip(predictions.iter().map(|(p, _)| *p)),
+    );
+    let metrics = BinaryMetrics::from_confusion(confusion);
+    let eval_seconds = t2.elapsed().as_secs_f64();
+
+    let mut warnings = Vec::new();
+    if test_rows.is_empty() {
+        warnings.push("no test rows: accuracy is not measured".to_string());
+    } else if matches!(cfg.task, Task::OneVsAll { .. }) && metrics.near_baseline(1.0) {
+        warnings.push(format!(
+            "accuracy {:.4} is within 1 point of the majority baseline {:.4}: the model barely beats \
+             always answering \"not {}\" (see balanced_accuracy and f1)",
+            metrics.accuracy,
+            metrics.majority_baseline,
+            cfg.task.positive()
+        ));
+    }
+    let (test_features, train_fraction) = match &cfg.evaluation {
+        Evaluation::Split { train_fraction } => (None, Some(*train_fraction)),
+        Evaluation::TestSet(s) => (Some(s.clone()), None),
+    };
+    let params = params_record(&cfg.params);
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    let model = ModelFile {
+        format: MODEL_FORMAT.to_string(),
+        version: MODEL_VERSION,
+        task: cfg.task.clone(),
+        feature_dim: dim,
+        weights: fit.model.weights.clone(),
+        intercept: fit.model.intercept,
+        threshold: fit.model.threshold,
+        solver: "mllib-sgd".to_string(),
+        params: params.clone(),
+        training: TrainingRecord {
+            features: cfg.features.clone(),
+            test_features: test_features.clone(),
+            train_fraction,
+            seed: cfg.seed,
+            train_rows: train_rows.len(),
+            catclass_version: version.clone(),
+        },
+    };
+    let files_read = match &cfg.evaluation {
+        Evaluation::Split { .. } => train_set.rows(),
+        Evaluation::TestSet(_) => train_set.rows() + test_set.rows(),
+    };
+    let report = TrainReport {
+        task: cfg.task.clone(),
+        features: cfg.features.clone(),
+        test_features,
+        solver: "mllib-sgd".to_string(),
+        test_accuracy: metrics.accuracy,
+        majority_baseline: metrics.majority_baseline,
+        balanced_accuracy: metrics.balanced_accuracy,
+        precision: metrics.precision,
+        recall: metrics.recall,
+        f1: metrics.f1,
+        confusion: metrics.confusion,
+        counts: Counts {
+            train_rows: train_rows.len(),
+            train_positive: labels.iter().filter(|y| **y == 1.0).count(),
+            test_rows: test_rows.len(),
+            test_positive: test_labels.iter().filter(|y| **y).count(),
+            files_read,
+            feature_dim: dim,
+        },
+        updates: fit.updates,
+        passes: fit.passes,
+        converged: fit.converged,
+        loss_history: fit.loss_history,
+        params,
+        seed: cfg.seed,
+        train_fraction,
+        threads: exec.threads(),
+        ranks: exec.ranks(),
+        timings: Timings {
+            load_seconds,
+            train_seconds,
+            eval_seconds,
+        },
+        warnings,
+        catclass_version: version,
+    };
+    Ok(TrainOutcome { model, report })
+}
+
+fn fit_typed<T: Element, E: Executor>(
+    params: &SgdParams,
+    x: &[T],
+    labels: &[f64],
+    dim: usize,
+    exec: &E,
+) -> Result<SgdFit, SvmError> {
+    let data = Dataset::new(x, labels, dim).map_err(catclass_sgd::TrainError::from)?;
+    Ok(params.fit(&data, exec)?)
+}
+
+/// Fits `params` on a feature matrix of either element type.
+pub fn fit_matrix<E: Executor>(
+    params: &SgdParams,
+    x: &FeatureMatrix,
+    labels: &[f64],
+    dim: usize,
+    exec: &E,
+) -> Result<SgdFit, SvmError> {
+    match x {
+        FeatureMatrix::F32(v) => fit_typed(params, v, labels, dim, exec),
+        FeatureMatrix::F64(v) => fit_typed(params, v, labels, dim, exec),
+    }
+}
+
+/// `(prediction, margin)` for rows `rows` of `values`, computed on `exec`, in row order.
+pub fn predict_rows<E: Executor>(
+    model: &LinearModel,
+    values: &FeatureMatrix,
+    rows: &[usize],
+    dim: usize,
+    exec: &E,
+) -> Vec<(bool, f64)> {
+    exec.map(rows.len(), |k| {
+        let r = rows[k];
+        let margin = match values {
+            FeatureMatrix::F32(v) => model.margin(&v[r * dim..(r + 1) * dim]),
+            FeatureMatrix::F64(v) => model.margin(&v[r * dim..(r + 1) * dim]),
+        };
+        (margin > model.threshold, margin)
+    })
+}
