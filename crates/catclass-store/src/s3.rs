@@ -3,8 +3,8 @@
 
 use crate::location::StoreOptions;
 use object_store::ObjectStore;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-use object_store::{BackoffConfig, ClientConfigKey, RetryConfig};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, AwsCredential};
+use object_store::{BackoffConfig, ClientConfigKey, RetryConfig, StaticCredentialProvider};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +34,9 @@ pub fn build(bucket: &str, opts: &StoreOptions) -> object_store::Result<Arc<dyn 
 /// The endpoint and the read concurrency live in [`StoreOptions`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct S3Options {
+    /// Static credentials that replace the environment's (for embedding and tests; the
+    /// `catclass` command reads them from the environment only, never from flags).
+    pub credentials: Option<S3Credentials>,
     /// The region used for signing; `None`: the environment's, else `us-east-1`.
     pub region: Option<String>,
     /// Permit plain `http://` endpoints; `None`: the environment's `AWS_ALLOW_HTTP`, or true
@@ -57,6 +60,7 @@ pub struct S3Options {
 impl Default for S3Options {
     fn default() -> Self {
         S3Options {
+            credentials: None,
             region: None,
             allow_http: None,
             max_retries: 8,
@@ -66,6 +70,31 @@ impl Default for S3Options {
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
         }
+    }
+}
+
+/// An access key, its secret and an optional session token. `Debug` hides the secret and the
+/// token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Credentials {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: String,
+    /// `AWS_SESSION_TOKEN`, for temporary credentials.
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for S3Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<hidden>")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<hidden>"),
+            )
+            .finish()
     }
 }
 
@@ -98,6 +127,14 @@ impl S3Options {
                 .with_endpoint(endpoint)
                 .with_config(AmazonS3ConfigKey::S3Endpoint, endpoint)
                 .with_virtual_hosted_style_request(false);
+        }
+        if let Some(c) = &self.credentials {
+            // A credential provider wins over every key and token the builder holds.
+            b = b.with_credentials(Arc::new(StaticCredentialProvider::new(AwsCredential {
+                key_id: c.access_key_id.clone(),
+                secret_key: c.secret_access_key.clone(),
+                token: c.session_token.clone(),
+            })));
         }
         if let Some(region) = &self.region {
             b = b.with_region(region.clone());
@@ -169,6 +206,7 @@ impl S3Failure {
             (
                 Some(
                     "InvalidAccessKeyId"
+                    | "NotSignedUp"
                     | "SignatureDoesNotMatch"
                     | "ExpiredToken"
                     | "InvalidToken"
