@@ -148,17 +148,17 @@ impl S3Options {
         b.with_retry(self.retry_config())
             .with_config(
                 AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
-                humantime_secs(self.request_timeout),
+                config_duration(self.request_timeout),
             )
             .with_config(
                 AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
-                humantime_secs(self.connect_timeout),
+                config_duration(self.connect_timeout),
             )
     }
 }
 
 /// A duration as object_store's configuration parser reads it (`"1500ms"`).
-fn humantime_secs(d: Duration) -> String {
+fn config_duration(d: Duration) -> String {
     format!("{}ms", d.as_millis().max(1))
 }
 
@@ -245,7 +245,10 @@ impl S3Failure {
                 .to_owned(),
             K::Unavailable => match (status, transport_cause(err)) {
                 (Some(s), _) => format!("{}{after}", with_code(&format!("server error {s}"))),
-                (None, Some(cause)) => format!("cannot reach the S3 endpoint ({cause}){after}"),
+                (None, Some(cause)) => match endpoint_of(&text) {
+                    Some(ep) => format!("cannot reach {ep} ({cause}){after}"),
+                    None => format!("cannot reach the S3 endpoint ({cause}){after}"),
+                },
                 (None, None) => format!("request failed{after}"),
             },
             K::Other => first_line(&text),
@@ -322,6 +325,15 @@ fn io_kind_text(io: &std::io::Error) -> String {
     }
 }
 
+/// The `scheme://host:port` of the request in object_store's "Error performing GET <url>".
+fn endpoint_of(text: &str) -> Option<String> {
+    let start = text.find("Error performing ")? + "Error performing ".len();
+    let url = text[start..].split_whitespace().nth(1)?;
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next()?;
+    Some(format!("{scheme}://{host}"))
+}
+
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
@@ -336,6 +348,7 @@ mod tests {
                  retry_timeout: 1s  - Server returned non-2xx status code: 503 Service \
                  Unavailable: <Error><Code>SlowDown</Code></Error>";
         assert_eq!(s3_code(t).as_deref(), Some("SlowDown"));
+        assert_eq!(endpoint_of(t).as_deref(), Some("http://h"));
         assert_eq!(http_status(t), Some(503));
         assert_eq!(retries(t), Some(3));
         assert_eq!(s3_code("no code here"), None);
