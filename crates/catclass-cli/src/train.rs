@@ -161,6 +161,10 @@ pub struct RunArgs {
     /// Maximum reads in flight.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Retries of a failed S3 request (throttling, 5xx, dropped connections, timeouts), with
+    /// exponential backoff.
+    #[arg(long, default_value_t = 8)]
+    pub s3_retries: usize,
 }
 
 impl RunArgs {
@@ -169,6 +173,10 @@ impl RunArgs {
         StoreOptions {
             s3_endpoint: self.s3_endpoint.clone(),
             concurrency: self.concurrency.max(1),
+            s3: catclass_svm::store::S3Options {
+                max_retries: self.s3_retries,
+                ..Default::default()
+            },
         }
     }
 }
