@@ -252,7 +252,8 @@ fn a_stopped_server_fails_cleanly_and_a_rerun_after_restart_completes() {
     ];
     server.stop();
     let line = error_line(&catclass(&args, &env));
-    assert!(line.contains("cannot reach http://127.0.0.1:"), "{line}");
+    assert!(line.contains("s3://pets/features: cannot reach"), "{line}");
+    assert!(line.contains("connection refused"), "{line}");
     server.restart().expect("restart");
     assert!(!server.data_dir().join("pets/results").exists());
     ok(&catclass(&args, &env));
