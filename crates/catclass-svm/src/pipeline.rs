@@ -169,7 +169,7 @@ impl TrainOutcome {
     }
 }
 
-fn params_record(p: &SgdParams) -> ParamsRecord {
+pub(crate) fn params_record(p: &SgdParams) -> ParamsRecord {
     ParamsRecord {
         iterations: p.iterations(),
         step: p.step(),
@@ -253,7 +253,7 @@ pub async fn plan(cfg: &TrainConfig) -> Result<Plan, SvmError> {
 }
 
 /// Reads `entries` of `catalog`, checking their length against `reference` (dimension, file).
-async fn read_checked(
+pub(crate) async fn read_checked(
     catalog: &FeatureCatalog,
     entries: &[FeatureEntry],
     reference: &(usize, String),
