@@ -1,6 +1,8 @@
 //! `catclass`: the whole pipeline from the command line.
 
 mod demo;
+mod eval;
+mod multiclass;
 mod progress;
 mod train;
 
@@ -19,6 +21,8 @@ struct Cli {
 enum Command {
     /// Train one class against another (or against all with `None`) and report on test rows.
     Train(train::TrainArgs),
+    /// Score a saved model.json on the feature files of a location.
+    Eval(eval::EvalArgs),
     /// Run the main job offline on generated data shaped like Oxford-IIIT Pet features.
     Demo(demo::DemoArgs),
 }
@@ -28,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Eval(args) => eval::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
