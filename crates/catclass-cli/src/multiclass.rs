@@ -16,7 +16,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             },
         },
         seed: args.seed,
-        params: args.solver.params(args.seed)?,
+        solver: args.solver.solver(args.seed)?,
         store: args.run.store(),
     };
     let pool = ThreadPool::new(args.run.threads)?;
@@ -36,7 +36,8 @@ pub fn print_summary(o: &MulticlassOutcome, out: &Location) {
     let converged = r.models.iter().filter(|m| m.converged).count();
     let updates = r.models.iter().map(|m| m.updates);
     println!(
-        "MLlib SGD: {} models, {}..{} updates each, {} converged; {} threads",
+        "{}: {} models, {}..{} updates each, {} converged; {} threads",
+        r.solver,
         r.models.len(),
         updates.clone().min().unwrap_or(0),
         updates.max().unwrap_or(0),

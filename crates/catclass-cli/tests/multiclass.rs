@@ -111,3 +111,30 @@ fn eval_refuses_bad_models_and_train_needs_classes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("CLASS_A"));
 }
+
+#[test]
+fn multiclass_with_dcd_trains_every_class() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = features(tmp.path(), 3, 16);
+    let run = tmp.path().join("run");
+    ok(&[
+        "train",
+        &f,
+        "--multiclass",
+        "--solver",
+        "dcd",
+        "--out",
+        &run.to_string_lossy(),
+    ]);
+    let model = json(&run.join("model.json"));
+    assert_eq!(model["solver"], "dcd");
+    assert_eq!(model["models"].as_array().unwrap().len(), 3);
+    let report = json(&run.join("report.json"));
+    assert!(
+        report["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["passes"].as_u64().unwrap() > 0)
+    );
+}

@@ -8,15 +8,16 @@
 
 use crate::metrics::{BinaryMetrics, Confusion, MulticlassMetrics};
 use crate::model_file::{
-    ClassModel, MODEL_FORMAT, MODEL_VERSION, MulticlassModelFile, MulticlassTask, ParamsRecord,
-    SavedModel, TrainingRecord,
+    ClassModel, MODEL_FORMAT, MODEL_VERSION, MulticlassModelFile, MulticlassTask, SavedModel,
+    TrainingRecord,
 };
-use crate::pipeline::{Evaluation, Stage, Timings, params_record, read_checked};
+use crate::pipeline::{Evaluation, Stage, Timings, read_checked};
+use crate::solver::{Solver, SolverRecord};
 use crate::split::stratified_split;
 use crate::{Executor, SvmError};
 use catclass_sgd::multiclass::argmax;
 use catclass_sgd::reduce::block_count;
-use catclass_sgd::{Dataset, Element, LinearModel, ROWS_PER_BLOCK, SgdFit, SgdParams};
+use catclass_sgd::{Dataset, Element, LinearModel, ROWS_PER_BLOCK};
 use catclass_store::documents::{write_json, write_text};
 use catclass_store::{FeatureCatalog, FeatureEntry, FeatureMatrix, Location, StoreOptions};
 use serde::{Deserialize, Serialize};
@@ -31,8 +32,8 @@ pub struct MulticlassConfig {
     pub evaluation: Evaluation,
     /// Seed of the split (and of our mini-batch sampler).
     pub seed: u64,
-    /// Checked solver parameters (the same for every model).
-    pub params: SgdParams,
+    /// The solver and its checked parameters (the same for every model).
+    pub solver: Solver,
     /// Store options.
     pub store: StoreOptions,
 }
@@ -42,11 +43,11 @@ pub struct MulticlassConfig {
 pub struct ModelTraining {
     /// The class.
     pub class: String,
-    /// Weight updates made.
+    /// Weight updates made (MLlib; 0 for DCD).
     pub updates: usize,
-    /// Data passes it took part in.
+    /// Data passes it took part in (DCD: epochs).
     pub passes: usize,
-    /// Whether the convergence test stopped it.
+    /// Whether the solver's stopping rule fired.
     pub converged: bool,
     /// Training rows of this class.
     pub train_rows: usize,
@@ -76,7 +77,7 @@ pub struct MulticlassReport {
     pub features: String,
     /// Separate test location, if any.
     pub test_features: Option<String>,
-    /// `mllib-sgd`.
+    /// `mllib-sgd` or `dcd`.
     pub solver: String,
     /// Test metrics (accuracy, baseline, balanced accuracy, per class, confusion).
     pub metrics: MulticlassMetrics,
@@ -85,7 +86,7 @@ pub struct MulticlassReport {
     /// Per model.
     pub models: Vec<ModelTraining>,
     /// Solver settings.
-    pub params: ParamsRecord,
+    pub params: SolverRecord,
     /// Split seed.
     pub seed: u64,
     /// Share of each class used for training, when split.
@@ -228,7 +229,7 @@ pub fn train_multiclass<E: Executor>(
     progress(Stage::Training);
     let t1 = Instant::now();
     let fits = fit_one_vs_rest_matrix(
-        &cfg.params,
+        &cfg.solver,
         &train_set.values,
         &labels,
         dim,
@@ -268,7 +269,7 @@ pub fn train_multiclass<E: Executor>(
         Evaluation::Split { train_fraction } => (None, Some(*train_fraction)),
         Evaluation::TestSet(s) => (Some(s.clone()), None),
     };
-    let params = params_record(&cfg.params);
+    let params = cfg.solver.record();
     let version = env!("CARGO_PKG_VERSION").to_string();
     let model = MulticlassModelFile {
         format: MODEL_FORMAT.to_string(),
@@ -285,7 +286,7 @@ pub fn train_multiclass<E: Executor>(
                 intercept: f.model.intercept,
             })
             .collect(),
-        solver: "mllib-sgd".to_string(),
+        solver: cfg.solver.name().to_string(),
         params: params.clone(),
         training: TrainingRecord {
             features: cfg.features.clone(),
@@ -300,7 +301,7 @@ pub fn train_multiclass<E: Executor>(
         task: MulticlassTask::OneVsRest,
         features: cfg.features.clone(),
         test_features,
-        solver: "mllib-sgd".to_string(),
+        solver: cfg.solver.name().to_string(),
         counts: MulticlassCounts {
             train_rows: total,
             test_rows: test.len(),
@@ -336,9 +337,22 @@ pub fn train_multiclass<E: Executor>(
     Ok(MulticlassOutcome { model, report })
 }
 
+/// One trained model of a one-vs-rest fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassFit {
+    /// The model (threshold 0).
+    pub model: LinearModel,
+    /// Weight updates (MLlib; 0 for DCD).
+    pub updates: usize,
+    /// Data passes (MLlib) or epochs (DCD).
+    pub passes: usize,
+    /// Whether the solver's stopping rule fired.
+    pub converged: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn fit_typed<T: Element, E: Executor>(
-    params: &SgdParams,
+    solver: &Solver,
     x: &[T],
     labels: &[f64],
     dim: usize,
@@ -346,17 +360,56 @@ fn fit_typed<T: Element, E: Executor>(
     total_rows: usize,
     classes: usize,
     exec: &E,
-) -> Result<Vec<SgdFit>, SvmError> {
+) -> Result<Vec<ClassFit>, SvmError> {
     let data = Dataset::shard(x, labels, dim, first_row, total_rows)
         .map_err(catclass_sgd::TrainError::from)?;
-    Ok(params.fit_one_vs_rest(&data, classes, exec)?)
+    match solver {
+        Solver::MllibSgd(p) => Ok(p
+            .fit_one_vs_rest(&data, classes, exec)?
+            .into_iter()
+            .map(|f| ClassFit {
+                model: f.model,
+                updates: f.updates,
+                passes: f.passes,
+                converged: f.converged,
+            })
+            .collect()),
+        Solver::Dcd(c) => {
+            if exec.ranks() > 1 {
+                return Err(SvmError::Invalid(
+                    "the dcd solver runs in one process; use --executor threads (or --solver mllib-sgd on MPI)"
+                        .into(),
+                ));
+            }
+            catclass_sgd::multiclass::validate_class_labels(labels, classes)?;
+            let params = c.params(total_rows)?;
+            // The models are independent: one per worker.
+            exec.map(classes, |k| {
+                let yk: Vec<f64> = labels.iter().map(|y| f64::from(*y == k as f64)).collect();
+                let data = Dataset::new(x, &yk, dim).map_err(catclass_sgd::TrainError::from)?;
+                let fit = params
+                    .fit(&data)
+                    .map_err(|e| SvmError::Invalid(e.to_string()))?;
+                Ok(ClassFit {
+                    model: fit.model,
+                    updates: 0,
+                    passes: fit.epochs,
+                    converged: fit.converged,
+                })
+            })
+            .into_iter()
+            .collect()
+        }
+    }
 }
 
 /// Fits `classes` one-vs-rest models (labels are class indices) on a feature matrix holding
 /// rows `first_row .. first_row + labels.len()` of a training set of `total_rows` rows.
+/// MLlib SGD trains all the models in one data pass per iteration; DCD trains them side by
+/// side on the executor's workers.
 #[allow(clippy::too_many_arguments)]
 pub fn fit_one_vs_rest_matrix<E: Executor>(
-    params: &SgdParams,
+    solver: &Solver,
     x: &FeatureMatrix,
     labels: &[f64],
     dim: usize,
@@ -364,13 +417,13 @@ pub fn fit_one_vs_rest_matrix<E: Executor>(
     total_rows: usize,
     classes: usize,
     exec: &E,
-) -> Result<Vec<SgdFit>, SvmError> {
+) -> Result<Vec<ClassFit>, SvmError> {
     match x {
         FeatureMatrix::F32(v) => {
-            fit_typed(params, v, labels, dim, first_row, total_rows, classes, exec)
+            fit_typed(solver, v, labels, dim, first_row, total_rows, classes, exec)
         }
         FeatureMatrix::F64(v) => {
-            fit_typed(params, v, labels, dim, first_row, total_rows, classes, exec)
+            fit_typed(solver, v, labels, dim, first_row, total_rows, classes, exec)
         }
     }
 }
@@ -580,18 +633,20 @@ mod tests {
     fn each_class_model_equals_the_one_vs_all_pipeline_and_reloads() {
         let tmp = tempfile::tempdir().unwrap();
         let spec = features(tmp.path());
-        let params = SgdParams::builder()
-            .iterations(30)
-            .mini_batch_fraction(0.5)
-            .check()
-            .unwrap();
+        let solver = Solver::MllibSgd(
+            catclass_sgd::SgdParams::builder()
+                .iterations(30)
+                .mini_batch_fraction(0.5)
+                .check()
+                .unwrap(),
+        );
         let cfg = MulticlassConfig {
             features: spec.clone(),
             evaluation: Evaluation::Split {
                 train_fraction: 0.6,
             },
             seed: 9,
-            params,
+            solver: solver.clone(),
             store: StoreOptions::default(),
         };
         let pool = ThreadPool::new(2).unwrap();
@@ -611,7 +666,7 @@ mod tests {
                     },
                     evaluation: cfg.evaluation.clone(),
                     seed: 9,
-                    params,
+                    solver: solver.clone(),
                     store: StoreOptions::default(),
                 },
                 &pool,
@@ -619,7 +674,7 @@ mod tests {
             )
             .unwrap();
             assert_eq!(out.model.models[k].weights, binary.model.weights, "{class}");
-            assert_eq!(out.report.models[k].updates, binary.report.updates);
+            assert_eq!(out.report.models[k].updates, binary.report.fit.updates);
         }
         let back = MulticlassModelFile::from_json(&out.model.to_json()).unwrap();
         assert_eq!(back, out.model);
@@ -659,7 +714,7 @@ mod tests {
                 })
                 .collect(),
             solver: "mllib-sgd".into(),
-            params: params_record(&SgdParams::builder().check().unwrap()),
+            params: Solver::MllibSgd(catclass_sgd::SgdParams::builder().check().unwrap()).record(),
             training: TrainingRecord {
                 features: spec.clone(),
                 test_features: None,
