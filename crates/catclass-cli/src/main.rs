@@ -4,6 +4,7 @@ mod demo;
 mod eval;
 mod multiclass;
 mod progress;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Score a saved model.json on the feature files of a location.
     Eval(eval::EvalArgs),
+    /// Train and score at several training shares and seeds: sweep.csv (and plots).
+    Sweep(sweep::SweepArgs),
     /// Run the main job offline on generated data shaped like Oxford-IIIT Pet features.
     Demo(demo::DemoArgs),
 }
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Sweep(args) => sweep::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -138,3 +138,48 @@ fn multiclass_with_dcd_trains_every_class() {
             .all(|m| m["passes"].as_u64().unwrap() > 0)
     );
 }
+
+#[test]
+fn sweep_writes_one_csv_line_per_share_and_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = features(tmp.path(), 3, 16);
+    let out = tmp.path().join("sweep");
+    let text = ok(&[
+        "sweep",
+        &f,
+        "Abyssinian",
+        "Bengal",
+        "--fractions",
+        "0.3,0.6",
+        "--repeats",
+        "3",
+        "--iterations",
+        "10",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert!(text.contains("Abyssinian"), "{text}");
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 7, "{csv}");
+    assert!(lines[0].starts_with("share,seed,accuracy,balanced_accuracy,f1"));
+    assert!(lines[6].starts_with("0.6,22,"), "{csv}");
+    ok(&[
+        "sweep",
+        &f,
+        "--multiclass",
+        "--fractions",
+        "0.5",
+        "--repeats",
+        "1",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("sweep.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}

@@ -25,6 +25,7 @@ pub mod multiclass;
 pub mod pipeline;
 pub mod solver;
 pub mod split;
+pub mod sweep;
 pub mod synthetic;
 pub mod task;
 
