@@ -1,7 +1,10 @@
 //! `catclass`: the whole pipeline from the command line.
 
 mod demo;
+mod eval;
+mod multiclass;
 mod progress;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +22,10 @@ struct Cli {
 enum Command {
     /// Train one class against another (or against all with `None`) and report on test rows.
     Train(train::TrainArgs),
+    /// Score a saved model.json on the feature files of a location.
+    Eval(eval::EvalArgs),
+    /// Train and score at several training shares and seeds: sweep.csv (and plots).
+    Sweep(sweep::SweepArgs),
     /// Run the main job offline on generated data shaped like Oxford-IIIT Pet features.
     Demo(demo::DemoArgs),
 }
@@ -28,6 +35,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Sweep(args) => sweep::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,10 +13,15 @@ use clap::Args;
 pub struct TrainArgs {
     /// Feature files: a folder, file://, s3://bucket/prefix or memory://name.
     pub features: String,
-    /// The positive class (label 1), matched exactly.
-    pub class_a: String,
-    /// The negative class, or `None` for one vs all.
-    pub class_b: String,
+    /// The positive class (label 1), matched exactly (not with --multiclass).
+    #[arg(required_unless_present = "multiclass", conflicts_with = "multiclass")]
+    pub class_a: Option<String>,
+    /// The negative class, or `None` for one vs all (not with --multiclass).
+    #[arg(required_unless_present = "multiclass")]
+    pub class_b: Option<String>,
+    /// One vs rest over every class of FEATURES (prediction by largest margin).
+    #[arg(long)]
+    pub multiclass: bool,
     #[command(flatten)]
     pub solver: SolverArgs,
     /// Share of each class used for training (the rest is the test set).
@@ -189,9 +194,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
             args.train_fraction
         );
     }
+    if args.multiclass {
+        return crate::multiclass::run(&args);
+    }
+    let (Some(class_a), Some(class_b)) = (&args.class_a, &args.class_b) else {
+        anyhow::bail!("CLASS_A and CLASS_B are required without --multiclass");
+    };
     let cfg = TrainConfig {
         features: args.features.clone(),
-        task: Task::from_args(&args.class_a, &args.class_b),
+        task: Task::from_args(class_a, class_b),
         evaluation: match &args.test_features {
             Some(t) => Evaluation::TestSet(t.clone()),
             None => Evaluation::Split {

@@ -7,6 +7,7 @@
 //! * [`dcd`]: dual coordinate descent (LIBLINEAR's algorithm) for the L2-regularised hinge and
 //!   squared hinge losses, which solves the problem to a stated tolerance and reports the
 //!   primal and dual objectives; `C = 1 / (regParam * n)` gives MLlib's objective.
+//! * [`multiclass`]: one vs rest, `K` MLlib-exact fits in one data pass per iteration.
 //! * [`sampler`]: Spark's `XORShiftRandom` + Bernoulli/gap sampling, and a ChaCha-seeded sampler.
 //! * [`reduce`]: how a pass's per-block partial sums are combined. The crate never spawns a
 //!   thread: callers hand it a [`BlockReducer`] (a thread pool, MPI ranks, or [`Sequential`]).
@@ -24,6 +25,7 @@ pub mod dcd;
 pub mod kernel;
 pub mod mllib;
 pub mod model;
+pub mod multiclass;
 pub mod params;
 pub mod reduce;
 pub mod sampler;

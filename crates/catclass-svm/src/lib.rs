@@ -21,9 +21,11 @@
 
 pub mod metrics;
 pub mod model_file;
+pub mod multiclass;
 pub mod pipeline;
 pub mod solver;
 pub mod split;
+pub mod sweep;
 pub mod synthetic;
 pub mod task;
 
@@ -35,8 +37,12 @@ pub use catclass_exec::{Executor, ThreadPool};
 pub use catclass_sgd::dcd::{ClassWeight, Loss};
 pub use catclass_sgd::{LinearModel, MiniBatchSampling, SgdParams};
 pub use catclass_store::{Location, StoreOptions};
-pub use metrics::{BinaryMetrics, Confusion};
-pub use model_file::{ModelFile, ModelFileError};
+pub use metrics::{BinaryMetrics, Confusion, MulticlassMetrics};
+pub use model_file::{ModelFile, ModelFileError, MulticlassModelFile, SavedModel};
+pub use multiclass::{
+    EvalReport, MulticlassConfig, MulticlassOutcome, MulticlassReport, evaluate, load_model,
+    train_multiclass,
+};
 pub use pipeline::{Evaluation, Stage, TrainConfig, TrainOutcome, TrainReport, train};
 pub use solver::{DcdConfig, FitSummary, Solver};
 pub use task::Task;

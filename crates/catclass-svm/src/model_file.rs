@@ -6,6 +6,10 @@
 //!   "feature_dim": 4096, "weights": [..], "intercept": 0.0, "threshold": 0.0,
 //!   "solver": "mllib-sgd", "params": {..}, "training": {..} }
 //! ```
+//! A one-vs-rest multiclass model ([`MulticlassModelFile`], same format and version) has
+//! `"task": {"kind": "one-vs-rest"}`, a `classes` list and one `{"class", "weights",
+//! "intercept"}` entry per class under `models`; it predicts the class of largest margin.
+//! [`SavedModel::from_json`] reads either kind.
 //! Weights are written as the shortest decimal that reads back to the same `f64`.
 //! Loading checks the format name and version first, then every field's type.
 
@@ -89,6 +93,157 @@ pub enum ModelFileError {
     },
 }
 
+/// One class's model inside a [`MulticlassModelFile`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassModel {
+    /// The class (label 1 of this binary model; every other class is label 0).
+    pub class: String,
+    /// One weight per feature.
+    pub weights: Vec<f64>,
+    /// Intercept.
+    pub intercept: f64,
+}
+
+/// The task of a multiclass model file: always `{"kind": "one-vs-rest"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum MulticlassTask {
+    /// One model per class against all the others; prediction by largest margin.
+    OneVsRest,
+}
+
+/// The content of a one-vs-rest `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MulticlassModelFile {
+    /// Always [`MODEL_FORMAT`].
+    pub format: String,
+    /// Always [`MODEL_VERSION`].
+    pub version: u32,
+    /// Always one vs rest.
+    pub task: MulticlassTask,
+    /// The classes, sorted; prediction `k` means `classes[k]`.
+    pub classes: Vec<String>,
+    /// Length of a feature vector.
+    pub feature_dim: usize,
+    /// One model per class, in the order of `classes`.
+    pub models: Vec<ClassModel>,
+    /// Which solver trained the models.
+    pub solver: String,
+    /// Solver settings (the same for every model).
+    pub params: SolverRecord,
+    /// Training provenance.
+    pub training: TrainingRecord,
+}
+
+/// Either kind of model file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SavedModel {
+    /// One binary model.
+    Binary(ModelFile),
+    /// One vs rest over several classes.
+    Multiclass(MulticlassModelFile),
+}
+
+impl SavedModel {
+    /// Parses and checks a model file of either kind (told apart by `"models"`).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ModelFileError> {
+        let value = check_header(bytes)?;
+        if value.get("models").is_some() {
+            MulticlassModelFile::from_value(value).map(SavedModel::Multiclass)
+        } else {
+            ModelFile::from_value(value).map(SavedModel::Binary)
+        }
+    }
+
+    /// Length of a feature vector.
+    pub fn feature_dim(&self) -> usize {
+        match self {
+            SavedModel::Binary(m) => m.feature_dim,
+            SavedModel::Multiclass(m) => m.feature_dim,
+        }
+    }
+}
+
+impl MulticlassModelFile {
+    /// Parses and checks a one-vs-rest model file.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ModelFileError> {
+        Self::from_value(check_header(bytes)?)
+    }
+
+    fn from_value(value: serde_json::Value) -> Result<Self, ModelFileError> {
+        let model: MulticlassModelFile =
+            serde_json::from_value(value).map_err(|e| ModelFileError::Invalid(e.to_string()))?;
+        if model.classes.is_empty() || model.models.len() != model.classes.len() {
+            return Err(ModelFileError::Invalid(format!(
+                "{} models for {} classes",
+                model.models.len(),
+                model.classes.len()
+            )));
+        }
+        if model.classes.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(ModelFileError::Invalid(
+                "\"classes\" must be sorted and distinct".into(),
+            ));
+        }
+        for (m, c) in model.models.iter().zip(&model.classes) {
+            if &m.class != c {
+                return Err(ModelFileError::Invalid(format!(
+                    "model for {:?} where class {c:?} was expected",
+                    m.class
+                )));
+            }
+            if m.weights.len() != model.feature_dim {
+                return Err(ModelFileError::Dimension {
+                    weights: m.weights.len(),
+                    dim: model.feature_dim,
+                });
+            }
+        }
+        Ok(model)
+    }
+
+    /// The linear models, in class order (threshold 0).
+    pub fn linear(&self) -> Vec<LinearModel> {
+        self.models
+            .iter()
+            .map(|m| LinearModel {
+                weights: m.weights.clone(),
+                intercept: m.intercept,
+                threshold: 0.0,
+            })
+            .collect()
+    }
+
+    /// Serialises to pretty JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+}
+
+/// Parses JSON and checks the format name and version.
+fn check_header(bytes: &[u8]) -> Result<serde_json::Value, ModelFileError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ModelFileError::Invalid(e.to_string()))?;
+    let format = value
+        .get("format")
+        .and_then(|f| f.as_str())
+        .unwrap_or_default();
+    if format != MODEL_FORMAT {
+        return Err(ModelFileError::Format(format.to_string()));
+    }
+    match value.get("version").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(MODEL_VERSION) => Ok(value),
+        Some(found) => Err(ModelFileError::Version { found }),
+        None => Err(ModelFileError::Invalid(
+            "missing or non-integer \"version\"".into(),
+        )),
+    }
+}
+
 impl ModelFile {
     /// The linear model.
     pub fn linear(&self) -> LinearModel {
@@ -99,26 +254,12 @@ impl ModelFile {
         }
     }
 
-    /// Parses and checks a model file.
+    /// Parses and checks a binary model file.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ModelFileError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| ModelFileError::Invalid(e.to_string()))?;
-        let format = value
-            .get("format")
-            .and_then(|f| f.as_str())
-            .unwrap_or_default();
-        if format != MODEL_FORMAT {
-            return Err(ModelFileError::Format(format.to_string()));
-        }
-        match value.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(MODEL_VERSION) => {}
-            Some(found) => return Err(ModelFileError::Version { found }),
-            None => {
-                return Err(ModelFileError::Invalid(
-                    "missing or non-integer \"version\"".into(),
-                ));
-            }
-        }
+        Self::from_value(check_header(bytes)?)
+    }
+
+    fn from_value(value: serde_json::Value) -> Result<Self, ModelFileError> {
         let model: ModelFile =
             serde_json::from_value(value).map_err(|e| ModelFileError::Invalid(e.to_string()))?;
         if model.weights.len() != model.feature_dim {
@@ -135,5 +276,116 @@ impl ModelFile {
         let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
         v.push(b'\n');
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn multiclass(weights: Vec<Vec<f64>>, intercepts: Vec<f64>) -> MulticlassModelFile {
+        let dim = weights.first().map_or(0, Vec::len);
+        let classes: Vec<String> = (0..weights.len()).map(|k| format!("c{k:02}")).collect();
+        MulticlassModelFile {
+            format: MODEL_FORMAT.into(),
+            version: MODEL_VERSION,
+            task: MulticlassTask::OneVsRest,
+            classes: classes.clone(),
+            feature_dim: dim,
+            models: classes
+                .iter()
+                .zip(weights)
+                .zip(intercepts)
+                .map(|((c, w), b)| ClassModel {
+                    class: c.clone(),
+                    weights: w,
+                    intercept: b,
+                })
+                .collect(),
+            solver: "mllib-sgd".into(),
+            params: crate::Solver::MllibSgd(catclass_sgd::SgdParams::builder().check().unwrap())
+                .record(),
+            training: TrainingRecord {
+                features: "f".into(),
+                test_features: None,
+                train_fraction: Some(0.7),
+                seed: 20,
+                train_rows: 3,
+                catclass_version: "0.1.0".into(),
+            },
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn written_and_read_back_predicts_identically(
+            k in 1usize..5,
+            dim in 1usize..10,
+            seed in any::<u64>(),
+            x in prop::collection::vec(-1e3f64..1e3, 10),
+        ) {
+            let mut s = seed;
+            let mut next = || {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+                f64::from_bits((s >> 2) | 0x3000_0000_0000_0000) * if s & 1 == 0 { 1.0 } else { -1.0 }
+            };
+            let weights: Vec<Vec<f64>> = (0..k).map(|_| (0..dim).map(|_| next()).collect()).collect();
+            let intercepts: Vec<f64> = (0..k).map(|_| next()).collect();
+            let m = multiclass(weights, intercepts);
+            let back = match SavedModel::from_json(&m.to_json()).unwrap() {
+                SavedModel::Multiclass(b) => b,
+                SavedModel::Binary(_) => panic!("read back as binary"),
+            };
+            prop_assert_eq!(&back, &m);
+            let row = &x[..dim];
+            for (a, b) in m.linear().iter().zip(back.linear()) {
+                prop_assert_eq!(a.margin(row).to_bits(), b.margin(row).to_bits());
+            }
+        }
+    }
+
+    fn edited(f: impl FnOnce(&mut serde_json::Value)) -> Result<SavedModel, ModelFileError> {
+        let m = multiclass(vec![vec![0.5, -0.25]; 2], vec![0.0; 2]);
+        let mut v: serde_json::Value = serde_json::from_slice(&m.to_json()).unwrap();
+        f(&mut v);
+        SavedModel::from_json(&serde_json::to_vec(&v).unwrap())
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_a_clear_error() {
+        assert!(edited(|_| {}).is_ok());
+        assert_eq!(
+            edited(|v| v["version"] = 2.into()).unwrap_err(),
+            ModelFileError::Version { found: 2 }
+        );
+        assert_eq!(
+            edited(|v| v["format"] = "other".into()).unwrap_err(),
+            ModelFileError::Format("other".into())
+        );
+        assert_eq!(
+            edited(|v| v["feature_dim"] = 3.into()).unwrap_err(),
+            ModelFileError::Dimension { weights: 2, dim: 3 }
+        );
+        let e = edited(|v| v["models"][0]["weights"] = "heavy".into()).unwrap_err();
+        assert!(
+            matches!(&e, ModelFileError::Invalid(m) if m.contains("invalid type")),
+            "{e}"
+        );
+        let e = edited(|v| v["surprise"] = 1.into()).unwrap_err();
+        assert!(
+            matches!(&e, ModelFileError::Invalid(m) if m.contains("unknown field")),
+            "{e}"
+        );
+        let e = edited(|v| v["classes"] = serde_json::json!(["c01", "c00"])).unwrap_err();
+        assert!(
+            matches!(&e, ModelFileError::Invalid(m) if m.contains("sorted")),
+            "{e}"
+        );
+        let e = edited(|v| v["models"][1]["class"] = "c07".into()).unwrap_err();
+        assert!(
+            matches!(&e, ModelFileError::Invalid(m) if m.contains("c07")),
+            "{e}"
+        );
     }
 }

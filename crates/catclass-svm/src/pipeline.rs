@@ -235,7 +235,7 @@ pub async fn plan(cfg: &TrainConfig) -> Result<Plan, SvmError> {
 }
 
 /// Reads `entries` of `catalog`, checking their length against `reference` (dimension, file).
-async fn read_checked(
+pub(crate) async fn read_checked(
     catalog: &FeatureCatalog,
     entries: &[FeatureEntry],
     reference: &(usize, String),

@@ -1,0 +1,43 @@
+//! `catclass eval <model.json> <FEATURES>`: the report of a saved model on other data.
+
+use crate::train::RunArgs;
+use anyhow::{Context, Result};
+use catclass_svm::store::documents::{write_json, write_text};
+use catclass_svm::{Location, ThreadPool};
+use clap::Args;
+
+/// Arguments of `catclass eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The model file (a path or URL), as written by `catclass train`.
+    pub model: String,
+    /// Feature files to score: a folder, file://, s3://bucket/prefix or memory://name.
+    pub features: String,
+    /// Where to write eval.json and eval.txt.
+    #[arg(long, default_value = ".")]
+    pub out: String,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Runs `catclass eval`.
+pub fn run(args: EvalArgs) -> Result<()> {
+    let store = args.run.store();
+    let model = catclass_svm::load_model(&args.model, &store)?;
+    let pool = ThreadPool::new(args.run.threads)?;
+    let report = catclass_svm::evaluate(&args.model, &model, &args.features, &store, &pool)?;
+    let out = Location::create(&args.out, &store)?;
+    let text = report.to_text();
+    catclass_svm::store::block_on(async {
+        write_json(&out, "eval.json", &report).await?;
+        write_text(&out, "eval.txt", &text).await
+    })
+    .with_context(|| format!("writing results to {out}"))?;
+    print!("{text}");
+    println!(
+        "wrote {}, {}",
+        out.describe("eval.json"),
+        out.describe("eval.txt")
+    );
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! `catclass sweep <FEATURES> <A> <B|None> | --multiclass`: metrics against the training share.
+
+use crate::train::{RunArgs, SolverArgs};
+use anyhow::{Context, Result};
+use catclass_svm::store::documents::write_text;
+use catclass_svm::sweep::{SweepConfig, sweep};
+use catclass_svm::{Executor, Location, Task, ThreadPool};
+use clap::Args;
+use std::time::Instant;
+
+/// Arguments of `catclass sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Feature files: a folder, file://, s3://bucket/prefix or memory://name.
+    pub features: String,
+    /// The positive class (not with --multiclass).
+    #[arg(required_unless_present = "multiclass", conflicts_with = "multiclass")]
+    pub class_a: Option<String>,
+    /// The negative class, or `None` for one vs all (not with --multiclass).
+    #[arg(required_unless_present = "multiclass")]
+    pub class_b: Option<String>,
+    /// One vs rest over every class.
+    #[arg(long)]
+    pub multiclass: bool,
+    /// Training shares.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9"
+    )]
+    pub fractions: Vec<f64>,
+    /// Repeats per share (seeds SEED, SEED+1, ...).
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// First seed.
+    #[arg(long, default_value_t = 20)]
+    pub seed: u64,
+    /// Where to write sweep.csv (and the plots).
+    #[arg(long, default_value = ".")]
+    pub out: String,
+    #[command(flatten)]
+    pub solver: SolverArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Runs `catclass sweep`.
+pub fn run(args: SweepArgs) -> Result<()> {
+    let task = match (&args.class_a, &args.class_b, args.multiclass) {
+        (_, _, true) => None,
+        (Some(a), Some(b), false) => Some(Task::from_args(a, b)),
+        _ => anyhow::bail!("CLASS_A and CLASS_B are required without --multiclass"),
+    };
+    let store = args.run.store();
+    let cfg = SweepConfig {
+        features: args.features.clone(),
+        task,
+        fractions: args.fractions.clone(),
+        repeats: args.repeats,
+        seed: args.seed,
+        solver: args.solver.solver(args.seed)?,
+        store: store.clone(),
+    };
+    let pool = ThreadPool::new(args.run.threads)?;
+    let t = Instant::now();
+    let result = sweep(&cfg, &pool)?;
+    let seconds = t.elapsed().as_secs_f64();
+    let out = Location::create(&args.out, &store)?;
+    catclass_svm::store::block_on(write_text(&out, "sweep.csv", &result.to_csv()))
+        .with_context(|| format!("writing results to {out}"))?;
+    println!("{}", result.title);
+    println!("share  accuracy (mean, min..max)   balanced accuracy   F1   baseline");
+    for share in &cfg.fractions {
+        let pts: Vec<_> = result.points.iter().filter(|p| p.share == *share).collect();
+        let stat = |f: &dyn Fn(&catclass_svm::sweep::SweepPoint) -> f64| {
+            let v: Vec<f64> = pts.iter().map(|p| f(p)).collect();
+            let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (mean, lo, hi)
+        };
+        let (a, alo, ahi) = stat(&|p| p.accuracy);
+        let (b, _, _) = stat(&|p| p.balanced_accuracy);
+        let (f, _, _) = stat(&|p| p.f1);
+        let (base, _, _) = stat(&|p| p.majority_baseline);
+        println!(
+            "{share:>5}  {a:.4} ({alo:.4}..{ahi:.4})       {b:.4}            {f:.4}  {base:.4}"
+        );
+    }
+    println!(
+        "{} runs in {seconds:.3} s on {} threads; wrote {}",
+        result.points.len(),
+        pool.threads(),
+        out.describe("sweep.csv")
+    );
+    Ok(())
+}
