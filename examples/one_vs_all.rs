@@ -5,7 +5,7 @@
 
 use catclass_svm::store::{Location, block_on};
 use catclass_svm::synthetic::pets_like;
-use catclass_svm::{Evaluation, SgdParams, StoreOptions, Task, ThreadPool, TrainConfig};
+use catclass_svm::{Evaluation, SgdParams, Solver, StoreOptions, Task, ThreadPool, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = pets_like(11, 37, 40, 512);
@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             train_fraction: 0.7,
         },
         seed: 20,
-        params: SgdParams::builder().check()?,
+        solver: Solver::MllibSgd(SgdParams::builder().check()?),
         store: StoreOptions::default(),
     };
     let outcome = catclass_svm::train(&cfg, &ThreadPool::new(0)?, &|_| {})?;

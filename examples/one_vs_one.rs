@@ -5,7 +5,7 @@
 
 use catclass_svm::store::{Location, block_on};
 use catclass_svm::synthetic::pets_like;
-use catclass_svm::{Evaluation, SgdParams, StoreOptions, Task, ThreadPool, TrainConfig};
+use catclass_svm::{Evaluation, SgdParams, Solver, StoreOptions, Task, ThreadPool, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 37 breeds x 60 images x 512 features, generated (not real photos).
@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             train_fraction: 0.7,
         },
         seed: 20,
-        params: SgdParams::builder().iterations(100).check()?,
+        solver: Solver::MllibSgd(SgdParams::builder().iterations(100).check()?),
         store: StoreOptions::default(),
     };
     let outcome = catclass_svm::train(&cfg, &ThreadPool::new(0)?, &|_| {})?;
@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", outcome.resultat_txt().trim_end());
     println!(
         "balanced accuracy {:.4}, F1 {:.4}, {} updates",
-        r.balanced_accuracy, r.f1, r.updates
+        r.balanced_accuracy, r.f1, r.fit.updates
     );
     Ok(())
 }

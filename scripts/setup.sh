@@ -12,3 +12,6 @@ python3 -m pip install --quiet --disable-pip-version-check numpy
 
 # Fuzzing (runs on stable with `-s none`).
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.1 --locked
+
+# A real S3 server (checks SigV4 signatures) for the S3 tests, started by the tests on loopback.
+command -v s3s-fs >/dev/null || cargo install s3s-fs@0.14.1 --features binary --locked

@@ -85,7 +85,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
                 train_fraction: 0.7,
             },
             seed: args.seed,
-            params: args.solver.params(args.seed)?,
+            solver: args.solver.solver(args.seed)?,
             store: store.clone(),
         };
         println!();

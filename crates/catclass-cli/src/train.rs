@@ -3,8 +3,8 @@
 use crate::progress::StageBar;
 use anyhow::{Context, Result};
 use catclass_svm::{
-    Evaluation, Executor, Location, MiniBatchSampling, SgdParams, StoreOptions, Task, ThreadPool,
-    TrainConfig, TrainOutcome,
+    ClassWeight, DcdConfig, Evaluation, Executor, Location, Loss, MiniBatchSampling, SgdParams,
+    Solver, StoreOptions, Task, ThreadPool, TrainConfig, TrainOutcome,
 };
 use clap::{Args, ValueEnum};
 
@@ -48,9 +48,39 @@ pub struct TrainArgs {
     pub executor: ExecutorKind,
 }
 
-/// MLlib `SVMWithSGD` settings (PySpark's defaults).
+/// Which solver runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SolverKind {
+    /// Spark MLlib's SVMWithSGD, bit for bit (the seed's model).
+    MllibSgd,
+    /// Dual coordinate descent (LIBLINEAR) on the same objective: converges.
+    Dcd,
+}
+
+/// DCD loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LossArg {
+    /// max(0, 1 - m), MLlib's.
+    Hinge,
+    /// max(0, 1 - m)^2.
+    SquaredHinge,
+}
+
+/// DCD class weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClassWeightArg {
+    /// Every row weighs the same.
+    None,
+    /// Each class weighs half (scikit-learn's `balanced`), for one vs all.
+    Balanced,
+}
+
+/// Solver settings: MLlib `SVMWithSGD`'s (PySpark's defaults) and DCD's.
 #[derive(Debug, Args, Clone)]
 pub struct SolverArgs {
+    /// Solver: MLlib's SGD (exact, default) or dual coordinate descent.
+    #[arg(long, value_enum, default_value_t = SolverKind::MllibSgd)]
+    pub solver: SolverKind,
     /// Weight updates (numIterations).
     #[arg(long, default_value_t = 100)]
     pub iterations: usize,
@@ -73,10 +103,48 @@ pub struct SolverArgs {
     /// files sorted by name (default: our own seeded sampler).
     #[arg(long, value_name = "P")]
     pub mllib_partitions: Option<usize>,
+    /// DCD loss.
+    #[arg(long, value_enum, default_value_t = LossArg::Hinge)]
+    pub loss: LossArg,
+    /// DCD stopping tolerance on the projected gradient.
+    #[arg(long, default_value_t = 1e-4)]
+    pub dcd_tol: f64,
+    /// DCD epoch limit.
+    #[arg(long, default_value_t = 1000)]
+    pub max_epochs: usize,
+    /// DCD class weights.
+    #[arg(long, value_enum, default_value_t = ClassWeightArg::None)]
+    pub class_weight: ClassWeightArg,
 }
 
 impl SolverArgs {
-    /// Checked solver parameters.
+    /// The chosen solver with checked parameters.
+    pub fn solver(&self, seed: u64) -> Result<Solver> {
+        Ok(match self.solver {
+            SolverKind::MllibSgd => Solver::MllibSgd(self.params(seed)?),
+            SolverKind::Dcd => {
+                let config = DcdConfig {
+                    reg_param: self.reg_param,
+                    loss: match self.loss {
+                        LossArg::Hinge => Loss::Hinge,
+                        LossArg::SquaredHinge => Loss::SquaredHinge,
+                    },
+                    tol: self.dcd_tol,
+                    max_epochs: self.max_epochs,
+                    class_weight: match self.class_weight {
+                        ClassWeightArg::None => ClassWeight::None,
+                        ClassWeightArg::Balanced => ClassWeight::Balanced,
+                    },
+                    intercept: self.intercept,
+                    seed,
+                };
+                config.params(1)?;
+                Solver::Dcd(config)
+            }
+        })
+    }
+
+    /// Checked MLlib parameters.
     pub fn params(&self, seed: u64) -> Result<SgdParams> {
         let sampling = match self.mllib_partitions {
             Some(partitions) => MiniBatchSampling::Spark { partitions },
@@ -106,6 +174,10 @@ pub struct RunArgs {
     /// Maximum reads in flight.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Retries of a failed S3 request (throttling, 5xx, dropped connections, timeouts), with
+    /// exponential backoff.
+    #[arg(long, default_value_t = 8)]
+    pub s3_retries: usize,
 }
 
 impl RunArgs {
@@ -114,6 +186,10 @@ impl RunArgs {
         StoreOptions {
             s3_endpoint: self.s3_endpoint.clone(),
             concurrency: self.concurrency.max(1),
+            s3: catclass_svm::store::S3Options {
+                max_retries: self.s3_retries,
+                ..Default::default()
+            },
         }
     }
 }
@@ -148,7 +224,7 @@ fn config(args: &TrainArgs) -> Result<TrainConfig> {
             },
         },
         seed: args.seed,
-        params: args.solver.params(args.seed)?,
+        solver: args.solver.solver(args.seed)?,
         store: args.run.store(),
     })
 }
@@ -244,13 +320,27 @@ pub fn print_summary(o: &TrainOutcome, out: &Location) {
         r.counts.test_positive,
         r.counts.feature_dim
     );
-    println!(
-        "  MLlib SGD: {} updates, {} passes{}; {} threads",
-        r.updates,
-        r.passes,
-        if r.converged { ", converged" } else { "" },
-        r.threads
-    );
+    let f = &r.fit;
+    match (f.epochs, f.duality_gap) {
+        (Some(epochs), Some(gap)) => println!(
+            "  DCD: {epochs} epochs{}, duality gap {gap:.3e}, MLlib objective {:.6}; {} threads",
+            if f.converged {
+                ", converged"
+            } else {
+                ", NOT converged (raise --max-epochs)"
+            },
+            f.objective,
+            r.threads
+        ),
+        _ => println!(
+            "  MLlib SGD: {} updates, {} passes{}, objective {:.6}; {} threads",
+            f.updates,
+            f.passes,
+            if f.converged { ", converged" } else { "" },
+            f.objective,
+            r.threads
+        ),
+    }
     println!(
         "  time: load {:.3} s, train {:.3} s, evaluate {:.3} s",
         r.timings.load_seconds, r.timings.train_seconds, r.timings.eval_seconds

@@ -195,3 +195,14 @@ pub fn append_bias<T: Element>(features: &[T], dim: usize) -> Vec<T> {
     }
     out
 }
+
+/// Rows whose label is neither 0.0 nor 1.0 (MLlib's `binaryLabelValidator`):
+/// `(count, first row, its label)`, or `None` when every label is valid.
+pub fn invalid_labels(labels: &[f64]) -> Option<(usize, usize, f64)> {
+    let mut bad = labels
+        .iter()
+        .enumerate()
+        .filter(|(_, y)| !(**y == 0.0 || **y == 1.0));
+    let (first_row, first_value) = bad.next()?;
+    Some((1 + bad.count(), first_row, *first_value))
+}

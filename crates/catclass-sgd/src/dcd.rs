@@ -702,18 +702,14 @@ impl DcdParams {
 }
 
 fn check_labels(labels: &[f64]) -> Result<(), DcdError> {
-    let mut bad = labels
-        .iter()
-        .enumerate()
-        .filter(|(_, y)| !(**y == 0.0 || **y == 1.0));
-    if let Some((first_row, first_value)) = bad.next() {
-        return Err(DcdError::InvalidLabels {
-            count: 1 + bad.count(),
+    match crate::data::invalid_labels(labels) {
+        Some((count, first_row, first_value)) => Err(DcdError::InvalidLabels {
+            count,
             first_row,
-            first_value: *first_value,
-        });
+            first_value,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A uniform integer in `0..m` (`m >= 1`), by Lemire's multiply-and-reject method.

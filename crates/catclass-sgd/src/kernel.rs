@@ -13,7 +13,7 @@ use core::any::TypeId;
 
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
-fn as_f32<T: Element>(x: &[T]) -> Option<&[f32]> {
+pub(crate) fn as_f32<T: Element>(x: &[T]) -> Option<&[f32]> {
     if TypeId::of::<T>() == TypeId::of::<f32>() {
         // SAFETY: T is f32.
         Some(unsafe { core::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) })
@@ -24,7 +24,7 @@ fn as_f32<T: Element>(x: &[T]) -> Option<&[f32]> {
 
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
-fn as_f64<T: Element>(x: &[T]) -> Option<&[f64]> {
+pub(crate) fn as_f64<T: Element>(x: &[T]) -> Option<&[f64]> {
     if TypeId::of::<T>() == TypeId::of::<f64>() {
         // SAFETY: T is f64.
         Some(unsafe { core::slice::from_raw_parts(x.as_ptr() as *const f64, x.len()) })

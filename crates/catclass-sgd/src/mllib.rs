@@ -47,18 +47,14 @@ pub struct SgdFit {
 
 /// Checks MLlib's binary label rule over the rows held.
 pub fn validate_labels(labels: &[f64]) -> Result<(), TrainError> {
-    let mut bad = labels
-        .iter()
-        .enumerate()
-        .filter(|(_, y)| !(**y == 0.0 || **y == 1.0));
-    if let Some((first_row, first_value)) = bad.next() {
-        return Err(TrainError::InvalidLabels {
-            count: 1 + bad.count(),
+    match crate::data::invalid_labels(labels) {
+        Some((count, first_row, first_value)) => Err(TrainError::InvalidLabels {
+            count,
             first_row,
-            first_value: *first_value,
-        });
+            first_value,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Adds one block's hinge subgradients and losses to `out`, rows in order.
@@ -245,4 +241,31 @@ impl SgdParams {
         fit.model.weights = w;
         Ok(fit)
     }
+}
+
+/// MLlib's objective of `model` over `data`: `(1/n) sum_k hinge(s_k (w.x_k + b))
+/// + (reg / 2) (||w||^2 + b^2)` (MLlib regularises its bias feature like any weight), computed
+/// through `reducer` (block order, like a training pass). The same yardstick for every solver.
+pub fn objective<T: Element, R: BlockReducer + ?Sized>(
+    data: &Dataset<'_, T>,
+    model: &LinearModel,
+    reg: f64,
+    reducer: &R,
+) -> Result<f64, TrainError> {
+    let n = data.total_rows();
+    if n == 0 {
+        return Ok(0.0);
+    }
+    let pass = reducer.reduce(block_count(n), 0, &|b, out| {
+        for r in checked_block(data, b)? {
+            let s = 2.0 * data.label(r) - 1.0;
+            let margin = model.margin(data.row(r));
+            out.loss += (1.0 - s * margin).max(0.0);
+            out.count += 1;
+        }
+        Ok(())
+    })?;
+    let norm = norm2(&model.weights);
+    let b = model.intercept;
+    Ok(pass.loss / n as f64 + 0.5 * reg * (norm * norm + b * b))
 }

@@ -1,5 +1,6 @@
 //! Errors of the store: each names the location, file or key it is about.
 
+use crate::s3::{S3Failure, S3FailureKind};
 use crate::seed_json::FeatureFileError;
 
 /// A storage or format error.
@@ -77,6 +78,25 @@ pub enum StoreError {
         /// The underlying error.
         source: object_store::Error,
     },
+    /// An S3 bucket that does not exist.
+    #[error("{location}: bucket {bucket:?} does not exist")]
+    NoSuchBucket {
+        /// What was asked for (`s3://bucket/key`).
+        location: String,
+        /// The missing bucket.
+        bucket: String,
+    },
+    /// An S3 request that failed (credentials, access, server unreachable after the retries),
+    /// explained on one line.
+    #[error("{location}: {reason}")]
+    S3 {
+        /// What was asked for (`s3://bucket/key`).
+        location: String,
+        /// What kind of failure.
+        kind: S3FailureKind,
+        /// The explanation.
+        reason: String,
+    },
     /// A local I/O error.
     #[error("{location}: {source}")]
     Io {
@@ -94,6 +114,25 @@ impl StoreError {
         match source {
             object_store::Error::NotFound { .. } => StoreError::NotFound { location },
             source => StoreError::Object { location, source },
+        }
+    }
+}
+
+impl StoreError {
+    /// Explains an S3 error about `location` in `bucket` (see [`S3Failure::explain`]).
+    pub fn s3(location: String, bucket: &str, source: &object_store::Error) -> Self {
+        let failure = S3Failure::explain(source);
+        match failure.kind {
+            S3FailureKind::NoSuchKey => StoreError::NotFound { location },
+            S3FailureKind::NoSuchBucket => StoreError::NoSuchBucket {
+                location,
+                bucket: bucket.to_string(),
+            },
+            kind => StoreError::S3 {
+                location,
+                kind,
+                reason: failure.reason,
+            },
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod seed_json;
 pub use error::{Result, StoreError};
 pub use features::{FeatureCatalog, FeatureEntry, FeatureMatrix, FeatureSet, class_of};
 pub use location::{Location, LocationKind, StoreOptions};
+pub use s3::{S3Credentials, S3Failure, S3FailureKind, S3Options};
 
 use std::sync::OnceLock;
 

@@ -2,6 +2,7 @@
 //! all behind one [`object_store::ObjectStore`].
 
 use crate::error::{Result, StoreError};
+use crate::s3::S3Options;
 use bytes::Bytes;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -16,6 +17,8 @@ pub struct StoreOptions {
     pub s3_endpoint: Option<String>,
     /// Maximum requests in flight when reading many objects.
     pub concurrency: usize,
+    /// S3 region, retries and timeouts.
+    pub s3: S3Options,
 }
 
 impl Default for StoreOptions {
@@ -23,6 +26,7 @@ impl Default for StoreOptions {
         StoreOptions {
             s3_endpoint: None,
             concurrency: 64,
+            s3: S3Options::default(),
         }
     }
 }
@@ -182,7 +186,7 @@ impl Location {
             .store
             .list_with_delimiter(prefix)
             .await
-            .map_err(|e| StoreError::object(self.display.clone(), e))?;
+            .map_err(|e| self.error(self.display.clone(), e))?;
         let mut objects = listing.objects;
         objects.sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
         Ok(objects)
@@ -200,11 +204,50 @@ impl Location {
             .store
             .get(&path)
             .await
-            .map_err(|e| StoreError::object(self.describe(name), e))?;
+            .map_err(|e| self.error(self.describe(name), e))?;
         result
             .bytes()
             .await
-            .map_err(|e| StoreError::object(self.describe(name), e))
+            .map_err(|e| self.error(self.describe(name), e))
+    }
+
+    /// Reads bytes `range` of object `name` (one ranged GET).
+    pub async fn get_range(&self, name: &str, range: std::ops::Range<u64>) -> Result<Bytes> {
+        self.store
+            .get_range(&self.path_of(name), range)
+            .await
+            .map_err(|e| self.error(self.describe(name), e))
+    }
+
+    /// Reads several byte ranges of object `name`; nearby ranges are coalesced into fewer
+    /// ranged GETs, issued concurrently.
+    pub async fn get_ranges(
+        &self,
+        name: &str,
+        ranges: &[std::ops::Range<u64>],
+    ) -> Result<Vec<Bytes>> {
+        self.store
+            .get_ranges(&self.path_of(name), ranges)
+            .await
+            .map_err(|e| self.error(self.describe(name), e))
+    }
+
+    /// The size in bytes of object `name`.
+    pub async fn size(&self, name: &str) -> Result<u64> {
+        self.store
+            .head(&self.path_of(name))
+            .await
+            .map(|m| m.size)
+            .map_err(|e| self.error(self.describe(name), e))
+    }
+
+    /// Wraps an object store error about `location` (this location or an object in it): on S3
+    /// the failure is explained on one line naming the bucket and key.
+    pub fn error(&self, location: String, e: object_store::Error) -> StoreError {
+        match &self.kind {
+            LocationKind::S3 { bucket } => StoreError::s3(location, bucket, &e),
+            _ => StoreError::object(location, e),
+        }
     }
 
     /// Whether object `name` exists.
@@ -212,7 +255,7 @@ impl Location {
         match self.store.head(&self.path_of(name)).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(StoreError::object(self.describe(name), e)),
+            Err(e) => Err(self.error(self.describe(name), e)),
         }
     }
 
@@ -224,7 +267,7 @@ impl Location {
             .put(&self.path_of(name), payload)
             .await
             .map(|_| ())
-            .map_err(|e| StoreError::object(self.describe(name), e))
+            .map_err(|e| self.error(self.describe(name), e))
     }
 }
 

@@ -2,13 +2,13 @@
 //! that reproduces Spark MLlib's `SVMWithSGD` bit for bit, fast, on data local or on S3.
 //!
 //! ```no_run
-//! use catclass_svm::{Evaluation, SgdParams, StoreOptions, Task, ThreadPool, TrainConfig};
+//! use catclass_svm::{Evaluation, SgdParams, Solver, StoreOptions, Task, ThreadPool, TrainConfig};
 //! let cfg = TrainConfig {
 //!     features: "features/".into(),
 //!     task: Task::from_args("wheaten_terrier", "yorkshire_terrier"),
 //!     evaluation: Evaluation::Split { train_fraction: 0.7 },
 //!     seed: 20,
-//!     params: SgdParams::builder().iterations(100).check()?,
+//!     solver: Solver::MllibSgd(SgdParams::builder().iterations(100).check()?),
 //!     store: StoreOptions::default(),
 //! };
 //! let outcome = catclass_svm::train(&cfg, &ThreadPool::new(0)?, &|_| {})?;
@@ -22,6 +22,7 @@
 pub mod metrics;
 pub mod model_file;
 pub mod pipeline;
+pub mod solver;
 pub mod split;
 pub mod synthetic;
 pub mod task;
@@ -31,11 +32,13 @@ pub use catclass_sgd as sgd;
 pub use catclass_store as store;
 
 pub use catclass_exec::{Executor, ThreadPool};
+pub use catclass_sgd::dcd::{ClassWeight, Loss};
 pub use catclass_sgd::{LinearModel, MiniBatchSampling, SgdParams};
 pub use catclass_store::{Location, StoreOptions};
 pub use metrics::{BinaryMetrics, Confusion};
 pub use model_file::{ModelFile, ModelFileError};
 pub use pipeline::{Evaluation, Stage, TrainConfig, TrainOutcome, TrainReport, train};
+pub use solver::{DcdConfig, FitSummary, Solver};
 pub use task::Task;
 
 /// Errors of the pipeline.

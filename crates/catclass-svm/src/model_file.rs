@@ -9,6 +9,7 @@
 //! Weights are written as the shortest decimal that reads back to the same `f64`.
 //! Loading checks the format name and version first, then every field's type.
 
+use crate::solver::SolverRecord;
 use crate::task::Task;
 use catclass_sgd::LinearModel;
 use serde::{Deserialize, Serialize};
@@ -17,25 +18,6 @@ use serde::{Deserialize, Serialize};
 pub const MODEL_FORMAT: &str = "catclass-svm-model";
 /// The format version this build writes and reads.
 pub const MODEL_VERSION: u32 = 1;
-
-/// Solver settings recorded with a model (enough to retrain it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ParamsRecord {
-    /// Updates asked for.
-    pub iterations: usize,
-    /// Initial step.
-    pub step: f64,
-    /// L2 strength.
-    pub reg_param: f64,
-    /// Mini-batch fraction.
-    pub mini_batch_fraction: f64,
-    /// Convergence tolerance.
-    pub convergence_tol: f64,
-    /// Whether an intercept was fitted.
-    pub intercept: bool,
-    /// Spark partitions used for sampling, if MLlib's sampler was asked for.
-    pub mllib_partitions: Option<usize>,
-}
 
 /// Where and how the training rows were chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,10 +54,10 @@ pub struct ModelFile {
     pub intercept: f64,
     /// Class 1 iff `w.x + intercept > threshold`.
     pub threshold: f64,
-    /// Which solver trained it (`mllib-sgd`).
+    /// Which solver trained it (`mllib-sgd` or `dcd`).
     pub solver: String,
     /// Solver settings.
-    pub params: ParamsRecord,
+    pub params: SolverRecord,
     /// Training provenance.
     pub training: TrainingRecord,
 }

@@ -1,13 +1,14 @@
 //! The training pipeline: features -> split -> solver on an executor -> model and report.
 
 use crate::metrics::{BinaryMetrics, Confusion};
-use crate::model_file::{MODEL_FORMAT, MODEL_VERSION, ModelFile, ParamsRecord, TrainingRecord};
+use crate::model_file::{MODEL_FORMAT, MODEL_VERSION, ModelFile, TrainingRecord};
+use crate::solver::{FitSummary, Solver, SolverRecord, fit_matrix};
 use crate::split::stratified_split;
 use crate::task::Task;
 use crate::{Executor, SvmError};
+use catclass_sgd::LinearModel;
 use catclass_sgd::ROWS_PER_BLOCK;
 use catclass_sgd::reduce::block_count;
-use catclass_sgd::{Dataset, Element, LinearModel, MiniBatchSampling, SgdFit, SgdParams};
 use catclass_store::documents::{write_json, write_text};
 use catclass_store::{
     FeatureCatalog, FeatureEntry, FeatureMatrix, FeatureSet, Location, StoreOptions,
@@ -38,8 +39,8 @@ pub struct TrainConfig {
     pub evaluation: Evaluation,
     /// Seed of the split (and of our mini-batch sampler).
     pub seed: u64,
-    /// Checked solver parameters.
-    pub params: SgdParams,
+    /// The solver and its checked parameters.
+    pub solver: Solver,
     /// Store options (S3 endpoint, read concurrency).
     pub store: StoreOptions,
 }
@@ -100,7 +101,7 @@ pub struct TrainReport {
     pub features: String,
     /// Separate test location, if any.
     pub test_features: Option<String>,
-    /// `mllib-sgd`.
+    /// `mllib-sgd` or `dcd`.
     pub solver: String,
     /// Accuracy on the test rows.
     pub test_accuracy: f64,
@@ -118,16 +119,12 @@ pub struct TrainReport {
     pub confusion: Confusion,
     /// Row counts.
     pub counts: Counts,
-    /// Weight updates made.
-    pub updates: usize,
-    /// Data passes made.
-    pub passes: usize,
-    /// Whether the convergence test stopped training.
-    pub converged: bool,
-    /// MLlib's loss history (one value per counted pass).
-    pub loss_history: Vec<f64>,
+    /// What the solver did: updates, passes, convergence, MLlib's objective of the model,
+    /// and for DCD its epochs, primal and dual objectives and duality gap.
+    #[serde(flatten)]
+    pub fit: FitSummary,
     /// Solver settings.
-    pub params: ParamsRecord,
+    pub params: SolverRecord,
     /// Split seed.
     pub seed: u64,
     /// Share of each class used for training, when split.
@@ -166,21 +163,6 @@ impl TrainOutcome {
         write_json(out, "report.json", &self.report).await?;
         write_text(out, "resultat.txt", &self.resultat_txt()).await?;
         Ok(())
-    }
-}
-
-fn params_record(p: &SgdParams) -> ParamsRecord {
-    ParamsRecord {
-        iterations: p.iterations(),
-        step: p.step(),
-        reg_param: p.reg_param(),
-        mini_batch_fraction: p.mini_batch_fraction(),
-        convergence_tol: p.convergence_tol(),
-        intercept: p.intercept(),
-        mllib_partitions: match p.sampling() {
-            MiniBatchSampling::Spark { partitions } => Some(partitions),
-            MiniBatchSampling::ChaCha { .. } => None,
-        },
     }
 }
 
@@ -359,8 +341,8 @@ pub fn train<E: Executor>(
 
     progress(Stage::Training);
     let t1 = Instant::now();
-    let fit = fit_matrix(
-        &cfg.params,
+    let (fitted, summary) = fit_matrix(
+        &cfg.solver,
         &train_set.values,
         &labels,
         dim,
@@ -373,7 +355,7 @@ pub fn train<E: Executor>(
     progress(Stage::Evaluating);
     let t2 = Instant::now();
     let test_rows: Vec<usize> = (0..test_set.rows()).collect();
-    let predictions = predict_rows(&fit.model, &test_set.values, &test_rows, dim, exec);
+    let predictions = predict_rows(&fitted, &test_set.values, &test_rows, dim, exec);
     let test_labels: Vec<bool> = test_set
         .classes
         .iter()
@@ -404,17 +386,17 @@ pub fn train<E: Executor>(
         Evaluation::Split { train_fraction } => (None, Some(*train_fraction)),
         Evaluation::TestSet(s) => (Some(s.clone()), None),
     };
-    let params = params_record(&cfg.params);
+    let params = cfg.solver.record();
     let version = env!("CARGO_PKG_VERSION").to_string();
     let model = ModelFile {
         format: MODEL_FORMAT.to_string(),
         version: MODEL_VERSION,
         task: cfg.task.clone(),
         feature_dim: dim,
-        weights: fit.model.weights.clone(),
-        intercept: fit.model.intercept,
-        threshold: fit.model.threshold,
-        solver: "mllib-sgd".to_string(),
+        weights: fitted.weights.clone(),
+        intercept: fitted.intercept,
+        threshold: fitted.threshold,
+        solver: cfg.solver.name().to_string(),
         params: params.clone(),
         training: TrainingRecord {
             features: cfg.features.clone(),
@@ -429,7 +411,7 @@ pub fn train<E: Executor>(
         task: cfg.task.clone(),
         features: cfg.features.clone(),
         test_features,
-        solver: "mllib-sgd".to_string(),
+        solver: cfg.solver.name().to_string(),
         test_accuracy: metrics.accuracy,
         majority_baseline: metrics.majority_baseline,
         balanced_accuracy: metrics.balanced_accuracy,
@@ -453,10 +435,7 @@ pub fn train<E: Executor>(
             files_read: train_set.rows() + test_set.rows(),
             feature_dim: dim,
         },
-        updates: fit.updates,
-        passes: fit.passes,
-        converged: fit.converged,
-        loss_history: fit.loss_history,
+        fit: summary,
         params,
         seed: cfg.seed,
         train_fraction,
@@ -471,37 +450,6 @@ pub fn train<E: Executor>(
         catclass_version: version,
     };
     Ok(TrainOutcome { model, report })
-}
-
-fn fit_typed<T: Element, E: Executor>(
-    params: &SgdParams,
-    x: &[T],
-    labels: &[f64],
-    dim: usize,
-    first_row: usize,
-    total_rows: usize,
-    exec: &E,
-) -> Result<SgdFit, SvmError> {
-    let data = Dataset::shard(x, labels, dim, first_row, total_rows)
-        .map_err(catclass_sgd::TrainError::from)?;
-    Ok(params.fit(&data, exec)?)
-}
-
-/// Fits `params` on a feature matrix of either element type holding rows
-/// `first_row .. first_row + labels.len()` of a training set of `total_rows` rows.
-pub fn fit_matrix<E: Executor>(
-    params: &SgdParams,
-    x: &FeatureMatrix,
-    labels: &[f64],
-    dim: usize,
-    first_row: usize,
-    total_rows: usize,
-    exec: &E,
-) -> Result<SgdFit, SvmError> {
-    match x {
-        FeatureMatrix::F32(v) => fit_typed(params, v, labels, dim, first_row, total_rows, exec),
-        FeatureMatrix::F64(v) => fit_typed(params, v, labels, dim, first_row, total_rows, exec),
-    }
 }
 
 /// `(prediction, margin)` for rows `rows` of `values`, computed on `exec`, in row order.

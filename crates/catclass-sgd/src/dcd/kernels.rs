@@ -5,29 +5,7 @@
 
 use crate::data::Element;
 #[cfg(target_arch = "x86_64")]
-use core::any::TypeId;
-
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn as_f32<T: Element>(x: &[T]) -> Option<&[f32]> {
-    if TypeId::of::<T>() == TypeId::of::<f32>() {
-        // SAFETY: T is f32.
-        Some(unsafe { core::slice::from_raw_parts(x.as_ptr() as *const f32, x.len()) })
-    } else {
-        None
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn as_f64<T: Element>(x: &[T]) -> Option<&[f64]> {
-    if TypeId::of::<T>() == TypeId::of::<f64>() {
-        // SAFETY: T is f64.
-        Some(unsafe { core::slice::from_raw_parts(x.as_ptr() as *const f64, x.len()) })
-    } else {
-        None
-    }
-}
+use crate::kernel::{as_f32, as_f64};
 
 /// `x . w` in the module's order (`x.len() == w.len()`; extra values of the longer are
 /// ignored).

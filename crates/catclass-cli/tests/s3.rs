@@ -1,0 +1,260 @@
+//! `catclass train` with features and results on a real S3 server (s3s-fs on loopback,
+//! signatures checked), configured the standard way: AWS_* variables and `--s3-endpoint`.
+
+use catclass_svm::store::{Location, S3Credentials, S3Options, StoreOptions, block_on};
+use catclass_svm::synthetic::pets_like;
+use catclass_testkit::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BUCKET: &str = "pets";
+
+/// Options for writing test data straight to the server.
+fn direct(server: &S3Server) -> StoreOptions {
+    StoreOptions {
+        s3_endpoint: Some(server.endpoint()),
+        s3: S3Options {
+            credentials: Some(S3Credentials {
+                access_key_id: ACCESS_KEY.into(),
+                secret_access_key: SECRET_KEY.into(),
+                session_token: None,
+            }),
+            region: Some(REGION.into()),
+            ..S3Options::default()
+        },
+        ..StoreOptions::default()
+    }
+}
+
+/// The same synthetic features in a local folder and under `s3://pets/features`.
+fn features(server: &S3Server, dir: &Path) {
+    let pets = pets_like(11, 5, 24, 48);
+    let local = Location::create(dir.to_str().unwrap(), &StoreOptions::default()).unwrap();
+    let remote = Location::create(&format!("s3://{BUCKET}/features"), &direct(server)).unwrap();
+    block_on(pets.write_json_files(&local, 8)).unwrap();
+    block_on(pets.write_json_files(&remote, 8)).unwrap();
+}
+
+/// `catclass <args>` with no AWS_* variable but those given.
+fn catclass(args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_catclass"));
+    for (key, _) in std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))) {
+        if key.starts_with("AWS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    cmd.output().expect("run catclass")
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "catclass failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The single error line of a failed run (no panic, no backtrace).
+fn error_line(out: &Output) -> String {
+    assert!(!out.status.success(), "catclass should have failed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(lines.len(), 1, "expected one error line: {stderr}");
+    lines[0].to_string()
+}
+
+fn local_file(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+fn s3_file(server: &S3Server, key: &str) -> String {
+    std::fs::read_to_string(server.data_dir().join(BUCKET).join(key)).unwrap()
+}
+
+/// `report.json` without its timings (wall clock), the feature location replaced.
+fn report_without_timings(text: &str, features: &str) -> serde_json::Value {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&text.replace(features, "FEATURES")).unwrap();
+    v.as_object_mut().unwrap().remove("timings");
+    v
+}
+
+#[test]
+fn train_on_s3_writes_to_s3_exactly_what_a_local_run_writes() {
+    let server = S3Server::start_with_bucket(BUCKET).expect("start s3s-fs");
+    let dir = tempfile::tempdir().unwrap();
+    let (feats, out) = (dir.path().join("features"), dir.path().join("out"));
+    features(&server, &feats);
+    let local_features = feats.to_str().unwrap();
+
+    ok(&catclass(
+        &[
+            "train",
+            local_features,
+            "Bengal",
+            "None",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    // Credentials from the environment, the endpoint from the flag.
+    let env: Vec<(&str, String)> = server
+        .env()
+        .into_iter()
+        .filter(|(k, _)| *k != "AWS_ENDPOINT_URL")
+        .collect();
+    let s3_features = format!("s3://{BUCKET}/features");
+    ok(&catclass(
+        &[
+            "train",
+            &s3_features,
+            "Bengal",
+            "None",
+            "--out",
+            &format!("s3://{BUCKET}/results/"),
+            "--s3-endpoint",
+            &server.endpoint(),
+        ],
+        &env,
+    ));
+
+    assert_eq!(
+        s3_file(&server, "results/resultat.txt"),
+        local_file(&out, "resultat.txt")
+    );
+    assert!(local_file(&out, "resultat.txt").starts_with("Bengal"));
+    assert_eq!(
+        s3_file(&server, "results/model.json").replace(&s3_features, local_features),
+        local_file(&out, "model.json")
+    );
+    assert_eq!(
+        report_without_timings(&s3_file(&server, "results/report.json"), &s3_features),
+        report_without_timings(&local_file(&out, "report.json"), local_features)
+    );
+}
+
+#[test]
+fn s3_features_with_local_results_and_the_reverse() {
+    let server = S3Server::start_with_bucket(BUCKET).expect("start s3s-fs");
+    let dir = tempfile::tempdir().unwrap();
+    let feats = dir.path().join("features");
+    features(&server, &feats);
+    let local_features = feats.to_str().unwrap();
+    let s3_features = format!("s3://{BUCKET}/features");
+    // The endpoint from AWS_ENDPOINT_URL this time.
+    let env = server.env();
+
+    let s3_to_local = dir.path().join("from-s3");
+    ok(&catclass(
+        &[
+            "train",
+            &s3_features,
+            "Abyssinian",
+            "Birman",
+            "--out",
+            s3_to_local.to_str().unwrap(),
+        ],
+        &env,
+    ));
+    ok(&catclass(
+        &[
+            "train",
+            local_features,
+            "Abyssinian",
+            "Birman",
+            "--out",
+            &format!("s3://{BUCKET}/from-local"),
+        ],
+        &env,
+    ));
+    assert_eq!(
+        s3_file(&server, "from-local/resultat.txt"),
+        local_file(&s3_to_local, "resultat.txt")
+    );
+    assert_eq!(
+        s3_file(&server, "from-local/model.json"),
+        local_file(&s3_to_local, "model.json").replace(&s3_features, local_features)
+    );
+}
+
+#[test]
+fn wrong_credentials_missing_bucket_and_empty_prefix_are_one_clear_line() {
+    let server = S3Server::start_with_bucket(BUCKET).expect("start s3s-fs");
+    let dir = tempfile::tempdir().unwrap();
+    features(&server, &dir.path().join("features"));
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+
+    let mut wrong = server.env();
+    for (k, v) in &mut wrong {
+        if *k == "AWS_SECRET_ACCESS_KEY" {
+            *v = "not-the-secret".into();
+        }
+    }
+    let line = error_line(&catclass(
+        &[
+            "train",
+            "s3://pets/features",
+            "Bengal",
+            "None",
+            "--out",
+            out,
+        ],
+        &wrong,
+    ));
+    assert!(line.contains("s3://pets/features"), "{line}");
+    assert!(line.contains("refused the credentials"), "{line}");
+
+    let line = error_line(&catclass(
+        &[
+            "train",
+            "s3://no-such-bucket/features",
+            "Bengal",
+            "None",
+            "--out",
+            out,
+        ],
+        &server.env(),
+    ));
+    assert!(
+        line.contains("bucket \"no-such-bucket\" does not exist"),
+        "{line}"
+    );
+
+    let line = error_line(&catclass(
+        &["train", "s3://pets/empty", "Bengal", "None", "--out", out],
+        &server.env(),
+    ));
+    assert!(line.contains("s3://pets/empty: no feature files"), "{line}");
+    assert!(!Path::new(out).join("model.json").exists());
+}
+
+#[test]
+fn a_stopped_server_fails_cleanly_and_a_rerun_after_restart_completes() {
+    let mut server = S3Server::start_with_bucket(BUCKET).expect("start s3s-fs");
+    let dir = tempfile::tempdir().unwrap();
+    features(&server, &dir.path().join("features"));
+    let env = server.env();
+    let args = [
+        "train",
+        "s3://pets/features",
+        "Bengal",
+        "None",
+        "--out",
+        "s3://pets/results",
+        "--s3-retries",
+        "2",
+    ];
+    server.stop();
+    let line = error_line(&catclass(&args, &env));
+    assert!(line.contains("cannot reach http://127.0.0.1:"), "{line}");
+    server.restart().expect("restart");
+    assert!(!server.data_dir().join("pets/results").exists());
+    ok(&catclass(&args, &env));
+    assert!(s3_file(&server, "results/resultat.txt").starts_with("Bengal"));
+}

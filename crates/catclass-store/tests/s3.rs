@@ -1,0 +1,321 @@
+//! The store against a real S3 server (s3s-fs, signatures checked) on loopback: same data as a
+//! local folder, clear one-line errors, a server lost mid-run, and a flaky network.
+
+use catclass_store::documents::{read_json, write_json};
+use catclass_store::{
+    FeatureCatalog, FeatureSet, Location, S3Credentials, S3FailureKind, S3Options, StoreError,
+    StoreOptions, block_on, seed_json,
+};
+use catclass_testkit::{ACCESS_KEY, Fault, FaultPlan, FaultProxy, REGION, S3Server, SECRET_KEY};
+use futures::{StreamExt, TryStreamExt};
+use std::sync::Mutex;
+use std::time::Duration;
+
+const CLASSES: [&str; 3] = ["Abyssinian", "wheaten_terrier", "yorkshire_terrier"];
+
+/// `n` feature files of `dim` float32 values, deterministic, named like the seed's.
+fn feature_files(n: usize, dim: usize) -> Vec<(String, String)> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    (0..n)
+        .map(|i| {
+            let values: Vec<f32> = (0..dim)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    ((state >> 40) as f32) / (1u64 << 24) as f32 * 4.0
+                })
+                .collect();
+            let name = format!("{}_{}.jpg.json", CLASSES[i % CLASSES.len()], i + 1);
+            (name, seed_json::to_json(&values))
+        })
+        .collect()
+}
+
+fn write_local(dir: &std::path::Path, files: &[(String, String)]) {
+    for (name, body) in files {
+        std::fs::write(dir.join(name), body).unwrap();
+    }
+}
+
+async fn upload(loc: &Location, files: &[(String, String)]) {
+    futures::stream::iter(files)
+        .map(|(name, body)| loc.put(name, body.clone().into_bytes()))
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await
+        .unwrap();
+}
+
+/// Options that reach `endpoint` with the server's credentials, short retries and timeouts.
+fn options(endpoint: String, secret: &str) -> StoreOptions {
+    StoreOptions {
+        s3_endpoint: Some(endpoint),
+        concurrency: 16,
+        s3: S3Options {
+            credentials: Some(S3Credentials {
+                access_key_id: ACCESS_KEY.into(),
+                secret_access_key: secret.into(),
+                session_token: None,
+            }),
+            region: Some(REGION.into()),
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(20),
+            init_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(100),
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(1),
+            ..S3Options::default()
+        },
+    }
+}
+
+async fn read_all(spec: &str, opts: &StoreOptions) -> Result<FeatureSet, StoreError> {
+    let loc = Location::open(spec, opts)?;
+    let cat = FeatureCatalog::list(&loc).await?;
+    cat.read(cat.entries(), opts.concurrency, &|_| {}).await
+}
+
+fn local_set(files: &[(String, String)]) -> FeatureSet {
+    let dir = tempfile::tempdir().unwrap();
+    write_local(dir.path(), files);
+    block_on(read_all(
+        dir.path().to_str().unwrap(),
+        &StoreOptions::default(),
+    ))
+    .unwrap()
+}
+
+fn assert_one_line(err: &StoreError, must_contain: &[&str]) {
+    let text = err.to_string();
+    eprintln!("error as shown: {text}");
+    assert!(!text.contains('\n'), "not one line: {text}");
+    for s in must_contain {
+        assert!(text.contains(s), "{text:?} lacks {s:?}");
+    }
+}
+
+#[test]
+fn features_on_s3_read_exactly_as_from_a_local_folder() {
+    let server = S3Server::start_with_bucket("data").expect("start s3s-fs");
+    let files = feature_files(300, 64);
+    let local = local_set(&files);
+    let opts = options(server.endpoint(), SECRET_KEY);
+    block_on(async {
+        let loc = Location::create("s3://data/features/", &opts).unwrap();
+        upload(&loc, &files).await;
+        // An object in a sub-prefix is not part of the folder.
+        Location::create("s3://data/features/nested", &opts)
+            .unwrap()
+            .put("Abyssinian_999.jpg.json", b"[1.0]".to_vec())
+            .await
+            .unwrap();
+    });
+    for concurrency in [1, 64] {
+        let opts = StoreOptions {
+            concurrency,
+            ..opts.clone()
+        };
+        let remote = block_on(read_all("s3://data/features", &opts)).unwrap();
+        assert_eq!(remote, local, "concurrency {concurrency}");
+    }
+}
+
+#[test]
+fn documents_round_trip_and_ranged_reads_work_on_s3() {
+    let server = S3Server::start_with_bucket("docs").expect("start s3s-fs");
+    let opts = options(server.endpoint(), SECRET_KEY);
+    block_on(async {
+        let out = Location::create("s3://docs/results", &opts).unwrap();
+        write_json(&out, "model.json", &vec![1.5f64, -2.25])
+            .await
+            .unwrap();
+        let back: Vec<f64> = read_json(&out, "model.json").await.unwrap();
+        assert_eq!(back, [1.5, -2.25]);
+        out.put("blob", (0u8..=255).collect::<Vec<u8>>())
+            .await
+            .unwrap();
+        assert_eq!(out.size("blob").await.unwrap(), 256);
+        assert_eq!(
+            &out.get_range("blob", 10..13).await.unwrap()[..],
+            [10, 11, 12]
+        );
+        let parts = out.get_ranges("blob", &[0..2, 250..256]).await.unwrap();
+        assert_eq!(&parts[0][..], [0, 1]);
+        assert_eq!(&parts[1][..], [250, 251, 252, 253, 254, 255]);
+    });
+    assert!(server.data_dir().join("docs/results/model.json").is_file());
+}
+
+#[test]
+fn wrong_credentials_fail_in_one_line_naming_the_location() {
+    let server = S3Server::start_with_bucket("creds").expect("start s3s-fs");
+    block_on(upload(
+        &Location::create("s3://creds/f", &options(server.endpoint(), SECRET_KEY)).unwrap(),
+        &feature_files(3, 4),
+    ));
+    let bad = options(server.endpoint(), "a-wrong-secret");
+    let err = block_on(read_all("s3://creds/f", &bad)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::S3 {
+                kind: S3FailureKind::BadCredentials,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_one_line(
+        &err,
+        &[
+            "s3://creds/f",
+            "SignatureDoesNotMatch",
+            "AWS_SECRET_ACCESS_KEY",
+        ],
+    );
+
+    let mut unknown = options(server.endpoint(), SECRET_KEY);
+    unknown.s3.credentials.as_mut().unwrap().access_key_id = "NOT-A-KEY".into();
+    let err = block_on(async {
+        let loc = Location::open("s3://creds/f", &unknown)?;
+        loc.get("Abyssinian_1.jpg.json").await
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::S3 {
+                kind: S3FailureKind::BadCredentials,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_one_line(&err, &["s3://creds/f/Abyssinian_1.jpg.json"]);
+}
+
+#[test]
+fn missing_bucket_prefix_and_key_are_named() {
+    let server = S3Server::start_with_bucket("present").expect("start s3s-fs");
+    let opts = options(server.endpoint(), SECRET_KEY);
+    block_on(upload(
+        &Location::create("s3://present/features", &opts).unwrap(),
+        &feature_files(2, 4),
+    ));
+
+    let err = block_on(read_all("s3://absent/features", &opts)).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NoSuchBucket { bucket, .. } if bucket == "absent"),
+        "{err:?}"
+    );
+    assert_one_line(&err, &["s3://absent/features", "\"absent\" does not exist"]);
+
+    let err = block_on(read_all("s3://present/nothing-here", &opts)).unwrap_err();
+    assert!(matches!(err, StoreError::NoFeatureFiles { .. }), "{err:?}");
+    assert_one_line(&err, &["s3://present/nothing-here"]);
+
+    let err = block_on(async {
+        Location::open("s3://present/features", &opts)?
+            .get("Abyssinian_404.jpg.json")
+            .await
+    })
+    .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert_one_line(&err, &["s3://present/features/Abyssinian_404.jpg.json"]);
+}
+
+#[test]
+fn a_server_lost_mid_read_fails_clearly_and_a_rerun_after_restart_completes() {
+    let server = Mutex::new(S3Server::start_with_bucket("crash").expect("start s3s-fs"));
+    let endpoint = server.lock().unwrap().endpoint();
+    let opts = options(endpoint, SECRET_KEY);
+    let files = feature_files(400, 32);
+    block_on(upload(
+        &Location::create("s3://crash/features", &opts).unwrap(),
+        &files,
+    ));
+
+    // Kill the server once 20 files have been read.
+    let err = block_on(async {
+        let loc = Location::open("s3://crash/features", &opts)?;
+        let cat = FeatureCatalog::list(&loc).await?;
+        let kill = |done: usize| {
+            if done == 20 {
+                server.lock().unwrap().stop();
+            }
+        };
+        cat.read(cat.entries(), opts.concurrency, &kill).await
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::S3 {
+                kind: S3FailureKind::Unavailable,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_one_line(
+        &err,
+        &[
+            "s3://crash/features/",
+            "cannot reach http://127.0.0.1:",
+            "retries",
+        ],
+    );
+
+    // Writing while the server is down fails and leaves nothing behind.
+    let err = block_on(async {
+        let out = Location::create("s3://crash/results", &opts)?;
+        write_json(&out, "model.json", &vec![1.0f64]).await
+    })
+    .unwrap_err();
+    assert_one_line(&err, &["s3://crash/results/model.json"]);
+
+    server.lock().unwrap().restart().expect("restart");
+    let set = block_on(read_all("s3://crash/features", &opts)).unwrap();
+    assert_eq!(set, local_set(&files));
+    let exists = block_on(async {
+        Location::open("s3://crash/results", &opts)?
+            .exists("model.json")
+            .await
+    })
+    .unwrap();
+    assert!(!exists, "a failed write left an object behind");
+}
+
+#[test]
+fn a_flaky_network_is_survived_by_the_retries() {
+    let server = S3Server::start_with_bucket("flaky").expect("start s3s-fs");
+    let plan = FaultPlan::new(
+        4,
+        vec![
+            Fault::Drop,
+            Fault::Status(503),
+            Fault::Delay(Duration::from_millis(1200)),
+            Fault::Status(500),
+        ],
+    )
+    .with_max_faults(200)
+    .with_lifetime(Duration::from_secs(240));
+    let proxy = FaultProxy::start(server.addr(), plan).unwrap();
+    let mut opts = options(proxy.endpoint(), SECRET_KEY);
+    opts.s3.max_retries = 10;
+    opts.s3.request_timeout = Duration::from_millis(400);
+    let files = feature_files(200, 32);
+    block_on(upload(
+        &Location::create("s3://flaky/features", &opts).unwrap(),
+        &files,
+    ));
+    let set = block_on(read_all("s3://flaky/features", &opts)).unwrap();
+    assert_eq!(set, local_set(&files));
+    assert!(
+        proxy.faults_injected() >= 50,
+        "only {} faults injected over {} requests",
+        proxy.faults_injected(),
+        proxy.requests()
+    );
+}
