@@ -16,6 +16,9 @@ fn golden(case: &str) -> PathBuf {
 /// Runs `cmd`, killing it if it has not finished after two minutes (a hung rank must fail the
 /// test rather than stall CI).
 fn run_guarded(mut cmd: Command) -> Output {
+    // One job at a time: concurrent mpirun jobs of parallel tests were seen to interfere.
+    static ONE_JOB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -198,4 +201,71 @@ fn a_bad_file_on_one_rank_fails_the_whole_job() {
     assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!out.path().join("model.json").exists());
+}
+
+/// Features on a real S3 server (s3s-fs on loopback, from `catclass-testkit`): every rank reads
+/// its own shard from S3 and the model is the same bytes as the thread pool's on the same files
+/// read from local disk, for 1, 2 and 3 ranks.
+#[test]
+fn model_from_s3_is_identical_for_every_rank_count() {
+    use catclass_svm::store::{Location, S3Credentials, S3Options, StoreOptions, block_on};
+    use catclass_testkit::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
+    let server = S3Server::start_with_bucket("pets").expect("start s3s-fs");
+    let direct = StoreOptions {
+        s3_endpoint: Some(server.endpoint()),
+        s3: S3Options {
+            credentials: Some(S3Credentials {
+                access_key_id: ACCESS_KEY.into(),
+                secret_access_key: SECRET_KEY.into(),
+                session_token: None,
+            }),
+            region: Some(REGION.into()),
+            ..S3Options::default()
+        },
+        ..StoreOptions::default()
+    };
+    // 5 breeds x 200 = 1,000 files, 700 training rows: 3 blocks.
+    let pets = catclass_svm::synthetic::pets_like(11, 5, 200, 24);
+    let dir = tempfile::tempdir().unwrap();
+    let local = Location::create(dir.path().to_str().unwrap(), &StoreOptions::default()).unwrap();
+    let remote = Location::create("s3://pets/features", &direct).unwrap();
+    block_on(pets.write_json_files(&local, 8)).unwrap();
+    block_on(pets.write_json_files(&remote, 8)).unwrap();
+    let class = pets.classes[0].clone();
+    let solver = s(&["--mini-batch-fraction", "0.5", "--iterations", "30"]);
+
+    let reference = tempfile::tempdir().unwrap();
+    let mut a = s(&[dir.path().to_str().unwrap(), &class, "None"]);
+    a.extend(solver.clone());
+    a.extend(s(&["--out", reference.path().to_str().unwrap()]));
+    assert_ok("threads, local features", &threads(&a));
+    let want = std::fs::read_to_string(reference.path().join("model.json"))
+        .unwrap()
+        .replace(dir.path().to_str().unwrap(), "s3://pets/features");
+    for ranks in [1, 2, 3] {
+        let out = tempfile::tempdir().unwrap();
+        let mut a = s(&["s3://pets/features", &class, "None"]);
+        a.extend(solver.clone());
+        a.extend(s(&[
+            "--out",
+            out.path().to_str().unwrap(),
+            "--s3-endpoint",
+            &server.endpoint(),
+        ]));
+        let mut cmd = Command::new("mpirun");
+        cmd.args(["--oversubscribe", "--allow-run-as-root", "-np"])
+            .arg(ranks.to_string())
+            .arg(env!("CARGO_BIN_EXE_catclass"))
+            .arg("train")
+            .args(&a)
+            .args(["--executor", "mpi", "--threads", "1"])
+            .envs(server.env());
+        let run = run_guarded(cmd);
+        assert_ok(&format!("S3, {ranks} ranks"), &run);
+        let got = std::fs::read_to_string(out.path().join("model.json")).unwrap();
+        assert!(
+            got == want,
+            "S3: model.json of {ranks} ranks differs from the local thread pool's"
+        );
+    }
 }
