@@ -3,10 +3,19 @@
 use crate::progress::StageBar;
 use anyhow::{Context, Result};
 use catclass_svm::{
-    ClassWeight, DcdConfig, Evaluation, Location, Loss, MiniBatchSampling, SgdParams, Solver,
-    StoreOptions, Task, ThreadPool, TrainConfig, TrainOutcome,
+    ClassWeight, DcdConfig, Evaluation, Executor, Location, Loss, MiniBatchSampling, SgdParams,
+    Solver, StoreOptions, Task, ThreadPool, TrainConfig, TrainOutcome,
 };
-use clap::Args;
+use clap::{Args, ValueEnum};
+
+/// Where the passes of `catclass train` run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorKind {
+    /// One process, a thread pool.
+    Threads,
+    /// MPI ranks under `mpirun`, each reading its own shard (binary built with `--features mpi`).
+    Mpi,
+}
 
 /// Arguments of `catclass train` (the seed's three, then MLlib's settings).
 #[derive(Debug, Args)]
@@ -38,6 +47,10 @@ pub struct TrainArgs {
     pub out: String,
     #[command(flatten)]
     pub run: RunArgs,
+    /// `threads` (one process) or `mpi` (every rank started by mpirun reads its own shard; the
+    /// model is the same bit for bit for any number of ranks).
+    #[arg(long, value_enum, default_value_t = ExecutorKind::Threads)]
+    pub executor: ExecutorKind,
 }
 
 /// Which solver runs.
@@ -188,19 +201,34 @@ impl RunArgs {
 
 /// Runs `catclass train`.
 pub fn run(args: TrainArgs) -> Result<()> {
+    if args.multiclass {
+        if args.executor != ExecutorKind::Threads {
+            anyhow::bail!("--multiclass runs on --executor threads");
+        }
+        return crate::multiclass::run(&args);
+    }
+    match args.executor {
+        ExecutorKind::Threads => {
+            let cfg = config(&args)?;
+            let pool = ThreadPool::new(args.run.threads)?;
+            run_on(&args, &cfg, &pool)
+        }
+        ExecutorKind::Mpi => run_mpi(&args),
+    }
+}
+
+/// The run's configuration from the arguments.
+fn config(args: &TrainArgs) -> Result<TrainConfig> {
     if !(args.train_fraction > 0.0 && args.train_fraction < 1.0) && args.test_features.is_none() {
         anyhow::bail!(
             "--train-fraction must be in (0, 1), got {}",
             args.train_fraction
         );
     }
-    if args.multiclass {
-        return crate::multiclass::run(&args);
-    }
     let (Some(class_a), Some(class_b)) = (&args.class_a, &args.class_b) else {
         anyhow::bail!("CLASS_A and CLASS_B are required without --multiclass");
     };
-    let cfg = TrainConfig {
+    Ok(TrainConfig {
         features: args.features.clone(),
         task: Task::from_args(class_a, class_b),
         evaluation: match &args.test_features {
@@ -212,15 +240,73 @@ pub fn run(args: TrainArgs) -> Result<()> {
         seed: args.seed,
         solver: args.solver.solver(args.seed)?,
         store: args.run.store(),
+    })
+}
+
+/// Trains on `exec`; only rank 0 shows progress, writes the outputs and prints the summary.
+fn run_on<E: Executor>(args: &TrainArgs, cfg: &TrainConfig, exec: &E) -> Result<()> {
+    let lead = exec.rank() == 0;
+    let out = if lead {
+        Some(Location::create(&args.out, &cfg.store)?)
+    } else {
+        None
     };
-    let pool = ThreadPool::new(args.run.threads)?;
-    let out = Location::create(&args.out, &cfg.store)?;
-    let bar = StageBar::new();
-    let outcome = catclass_svm::train(&cfg, &pool, &|s| bar.update(s))?;
-    catclass_svm::store::block_on(outcome.write(&out))
-        .with_context(|| format!("writing results to {out}"))?;
-    print_summary(&outcome, &out);
+    let bar = lead.then(StageBar::new);
+    let outcome = catclass_svm::train(cfg, exec, &|s| {
+        if let Some(bar) = &bar {
+            bar.update(s);
+        }
+    })?;
+    if let Some(out) = out {
+        catclass_svm::store::block_on(outcome.write(&out))
+            .with_context(|| format!("writing results to {out}"))?;
+        print_summary(&outcome, &out);
+    }
     Ok(())
+}
+
+/// An error already printed by another rank: exit non-zero without printing it again.
+#[derive(Debug, thiserror::Error)]
+#[error("reported by rank 0")]
+pub struct ReportedElsewhere;
+
+/// Runs `catclass train` as one MPI rank.
+///
+/// Failures that every rank agreed on (a bad file or object on any rank, found before or
+/// during training) are printed once, by rank 0, and every rank exits non-zero. Any other
+/// failure (one only this rank saw, at a point where the others may be waiting for it) is
+/// printed with the rank and stops the whole job with `MPI_Abort`, so no rank hangs.
+#[cfg(feature = "mpi")]
+fn run_mpi(args: &TrainArgs) -> Result<()> {
+    use catclass_svm::SvmError;
+    use catclass_svm::exec::{ExecError, MpiExecutor};
+    use catclass_svm::sgd::TrainError;
+    let exec = MpiExecutor::init(args.run.threads)?;
+    let result = config(args).and_then(|cfg| run_on(args, &cfg, &exec));
+    let Err(e) = result else { return Ok(()) };
+    let agreed = matches!(
+        e.downcast_ref::<SvmError>(),
+        Some(SvmError::Exec(ExecError::Rank { .. }) | SvmError::Train(TrainError::Reduce(_)))
+    );
+    if agreed {
+        return if exec.rank() == 0 {
+            Err(e)
+        } else {
+            Err(ReportedElsewhere.into())
+        };
+    }
+    eprintln!("error: rank {} of {}: {e:#}", exec.rank(), exec.ranks());
+    exec.abort(1)
+}
+
+/// Without the `mpi` feature: a clear refusal.
+#[cfg(not(feature = "mpi"))]
+fn run_mpi(_args: &TrainArgs) -> Result<()> {
+    anyhow::bail!(
+        "--executor mpi: this catclass was built without MPI; rebuild it with \
+         `cargo build --release -p catclass-cli --features mpi` (needs Open MPI and libclang) \
+         and start it with `mpirun -np N catclass train ... --executor mpi`"
+    )
 }
 
 /// The short human summary of a run.

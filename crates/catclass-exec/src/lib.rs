@@ -4,7 +4,14 @@
 //! computation of a pass and get back the sum, folded in block order) that can also map a
 //! function over independent tasks (one-vs-rest models, evaluation, sweep settings).
 //! [`ThreadPool`] runs everything on a rayon pool of a chosen size; results are bit-identical
-//! for every pool size because the fold order is fixed by the data.
+//! for every pool size because the fold order is fixed by the data. With the `mpi` feature,
+//! `MpiExecutor` spreads the blocks over MPI ranks (each with its own pool) and still returns
+//! the same bits for every number of ranks.
+
+#[cfg(feature = "mpi")]
+mod mpi;
+#[cfg(feature = "mpi")]
+pub use crate::mpi::MpiExecutor;
 
 use catclass_sgd::reduce::BlockFn;
 use catclass_sgd::{BlockReducer, Partial, TrainError};
@@ -32,6 +39,24 @@ pub trait Executor: BlockReducer + Send + Sync {
     fn local_blocks(&self, n_blocks: usize) -> Range<usize> {
         0..n_blocks
     }
+
+    /// Makes every process agree on whether a step succeeded everywhere, so that no process
+    /// waits for one that gave up. `local_failure` is this process's error message, if any.
+    ///
+    /// With several processes, returns [`ExecError::Rank`] on every process when any failed
+    /// (naming the lowest failing rank and its message). A single process has nobody to tell:
+    /// it returns `Ok(())` and the caller returns its own error.
+    fn agree(&self, local_failure: Option<String>) -> Result<(), ExecError> {
+        let _ = local_failure;
+        Ok(())
+    }
+}
+
+/// Blocks `[rank * n_blocks / ranks, (rank + 1) * n_blocks / ranks)` of `0..n_blocks`:
+/// contiguous, in rank order, covering every block exactly once (some ranks may get none).
+pub fn rank_blocks(rank: usize, ranks: usize, n_blocks: usize) -> Range<usize> {
+    let ranks = ranks.max(1);
+    (rank * n_blocks / ranks)..((rank + 1) * n_blocks / ranks)
 }
 
 /// Errors starting an executor.
@@ -44,6 +69,19 @@ pub enum ExecError {
         threads: usize,
         /// Why it failed.
         reason: String,
+    },
+    /// MPI could not start or misbehaved.
+    #[error("MPI: {0}")]
+    Mpi(String),
+    /// A step failed on some rank (every rank reports the same one).
+    #[error("rank {rank} of {ranks}: {message}")]
+    Rank {
+        /// The lowest rank that failed.
+        rank: usize,
+        /// Number of ranks.
+        ranks: usize,
+        /// Its error.
+        message: String,
     },
 }
 
@@ -116,6 +154,23 @@ pub fn fold_in_order(len: usize, partials: impl IntoIterator<Item = Partial>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rank ranges are contiguous, in order, and cover every block once, for any rank count.
+    #[test]
+    fn rank_blocks_partition_the_blocks() {
+        for n_blocks in 0..40 {
+            for ranks in 1..9 {
+                let mut next = 0;
+                for r in 0..ranks {
+                    let b = rank_blocks(r, ranks, n_blocks);
+                    assert_eq!(b.start, next, "n_blocks {n_blocks} ranks {ranks} rank {r}");
+                    assert!(b.end >= b.start);
+                    next = b.end;
+                }
+                assert_eq!(next, n_blocks);
+            }
+        }
+    }
     use catclass_sgd::{Dataset, Sequential, SgdParams};
     use proptest::prelude::*;
 

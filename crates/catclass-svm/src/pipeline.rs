@@ -278,7 +278,10 @@ pub fn train<E: Executor>(
         return Err(SvmError::SameClass(positive.clone()));
     }
     let t0 = Instant::now();
-    let plan = catclass_store::block_on(plan(cfg))?;
+    // Every rank lists; all of them must succeed before any waits on another.
+    let planned = catclass_store::block_on(plan(cfg));
+    exec.agree(planned.as_ref().err().map(ToString::to_string))?;
+    let plan = planned?;
     let total = plan.train.len();
     if total == 0 {
         return Err(SvmError::NoRows {
@@ -292,7 +295,7 @@ pub fn train<E: Executor>(
     let local = &plan.train[first_row..end_row];
     let evaluates = exec.rank() == 0;
     let test_entries: &[FeatureEntry] = if evaluates { &plan.test } else { &[] };
-    let (train_set, test_set) = catclass_store::block_on(async {
+    let loaded = catclass_store::block_on(async {
         // The first training file is every rank's reference for the feature length.
         let first = plan
             .train_catalog
@@ -324,7 +327,10 @@ pub fn train<E: Executor>(
         )
         .await?;
         Ok::<_, SvmError>((train_set, test_set.with_dim(reference.0)))
-    })?;
+    });
+    // A bad file on one rank stops every rank here, before the first pass.
+    exec.agree(loaded.as_ref().err().map(ToString::to_string))?;
+    let (train_set, test_set) = loaded?;
     let load_seconds = t0.elapsed().as_secs_f64();
     let dim = test_set.dim;
     let labels: Vec<f64> = train_set
