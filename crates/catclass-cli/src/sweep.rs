@@ -66,8 +66,11 @@ pub fn run(args: SweepArgs) -> Result<()> {
     let result = sweep(&cfg, &pool)?;
     let seconds = t.elapsed().as_secs_f64();
     let out = Location::create(&args.out, &store)?;
-    catclass_svm::store::block_on(write_text(&out, "sweep.csv", &result.to_csv()))
-        .with_context(|| format!("writing results to {out}"))?;
+    catclass_svm::store::block_on(async {
+        write_text(&out, "sweep.csv", &result.to_csv()).await?;
+        write_text(&out, "sweep.svg", &result.to_svg()).await
+    })
+    .with_context(|| format!("writing results to {out}"))?;
     println!("{}", result.title);
     println!("share  accuracy (mean, min..max)   balanced accuracy   F1   baseline");
     for share in &cfg.fractions {
@@ -88,10 +91,11 @@ pub fn run(args: SweepArgs) -> Result<()> {
         );
     }
     println!(
-        "{} runs in {seconds:.3} s on {} threads; wrote {}",
+        "{} runs in {seconds:.3} s on {} threads; wrote {}, plot {}",
         result.points.len(),
         pool.threads(),
-        out.describe("sweep.csv")
+        out.describe("sweep.csv"),
+        out.describe("sweep.svg")
     );
     Ok(())
 }

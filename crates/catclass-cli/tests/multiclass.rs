@@ -164,6 +164,8 @@ fn sweep_writes_one_csv_line_per_share_and_seed() {
     assert_eq!(lines.len(), 7, "{csv}");
     assert!(lines[0].starts_with("share,seed,accuracy,balanced_accuracy,f1"));
     assert!(lines[6].starts_with("0.6,22,"), "{csv}");
+    let svg = std::fs::read_to_string(out.join("sweep.svg")).unwrap();
+    assert!(svg.contains("<polyline"), "{svg}");
     ok(&[
         "sweep",
         &f,
