@@ -4,6 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Open MPI + libclang for the `mpi` feature (cluster mode), shellcheck for deploy/aws scripts.
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if ! command -v mpirun >/dev/null || ! command -v shellcheck >/dev/null || ! dpkg -s libclang-dev >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+    libopenmpi-dev openmpi-bin libclang-dev clang pkg-config shellcheck >/dev/null
+fi
+
 rustup component add rustfmt clippy
 rustup target add thumbv7em-none-eabihf
 
