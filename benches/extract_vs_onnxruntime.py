@@ -107,7 +107,7 @@ def run_ort(model_path, tensor, pre, files, batch, threads, repeat):
 
 
 def run_tract(img_dir, model_path, layer, preset, batch, threads, repeat):
-    cmd = ["cargo", "run", "--quiet", "--release", "-p", "catclass-features", "--example",
+    cmd = ["cargo", "run", "--quiet"] + ([] if os.environ.get("BENCH_PROFILE") == "dev" else ["--release"]) + ["-p", "catclass-features", "--example",
            "extract_bench", "--", img_dir, "--layer", layer, "--preset", preset,
            "--batch", str(batch), "--threads", str(threads), "--repeat", str(repeat)]
     if model_path:
