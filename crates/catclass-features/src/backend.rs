@@ -1,0 +1,104 @@
+//! The one trait an inference engine implements, and what it describes.
+
+use crate::preprocess::Layout;
+
+/// The input tensor a backend expects, one image being `channels x height x width` floats in
+/// `layout`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputSpec {
+    /// The model's input name.
+    pub name: String,
+    /// Memory layout, read from the model.
+    pub layout: Layout,
+    /// Image height in pixels.
+    pub height: usize,
+    /// Image width in pixels.
+    pub width: usize,
+    /// Colour channels (3).
+    pub channels: usize,
+}
+
+impl InputSpec {
+    /// Floats in one image's tensor.
+    pub fn len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// `true` when an image has no floats (never for a valid model).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The feature vector a backend returns per image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputSpec {
+    /// The tensor (or layer) the features are read from.
+    pub name: String,
+    /// Floats per image.
+    pub dim: usize,
+}
+
+/// An inference failure, with the backend's message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The model file could not be read.
+    #[error("{path}: cannot read the model: {source}")]
+    Io {
+        /// The model's path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The model could not be parsed, or does not fit the expected shapes.
+    #[error("model {model}: {message}")]
+    Model {
+        /// The model's name or path.
+        model: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No node or tensor matches the requested layer.
+    #[error("model {model}: no layer or tensor named {layer:?}; some names it has: {candidates}")]
+    UnknownLayer {
+        /// The model's name or path.
+        model: String,
+        /// The requested layer.
+        layer: String,
+        /// A few names that exist, to help.
+        candidates: String,
+    },
+    /// The batch given to [`FeatureBackend::extract`] has the wrong size.
+    #[error("batch of {got} floats is not {images} images of {per_image} floats")]
+    BatchShape {
+        /// Floats given.
+        got: usize,
+        /// Images announced.
+        images: usize,
+        /// Floats per image.
+        per_image: usize,
+    },
+    /// Running the network failed.
+    #[error("inference failed: {0}")]
+    Run(String),
+}
+
+/// An inference engine that turns a batch of preprocessed images into feature vectors.
+///
+/// Implementations are shared between worker threads: `extract` takes `&self` and may be
+/// called concurrently.
+pub trait FeatureBackend: Send + Sync {
+    /// A short name of the engine (`tract`, `burn`).
+    fn name(&self) -> &'static str;
+
+    /// The input one image must be preprocessed to.
+    fn input(&self) -> &InputSpec;
+
+    /// The features returned per image.
+    fn output(&self) -> &OutputSpec;
+
+    /// Runs `images` images laid out back to back in `batch` (each [`InputSpec::len`] floats in
+    /// [`InputSpec::layout`]) and returns `images * output().dim` floats, image after image.
+    fn extract(&self, batch: &[f32], images: usize) -> Result<Vec<f32>, BackendError>;
+}

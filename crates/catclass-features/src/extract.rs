@@ -1,0 +1,319 @@
+//! Driving a backend over many files: decode, preprocess and inference on all cores, results
+//! handed back one by one, in completion order, on the calling thread.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use crate::backend::{BackendError, FeatureBackend};
+use crate::image::{DecodeLimits, ImageError, Rgb8Image, load_image};
+use crate::preprocess::Preprocess;
+
+/// Why one image gave no features. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtractError {
+    /// The file could not be read or decoded.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// The network failed on the batch holding this image.
+    #[error("{}: {source}", path.display())]
+    Inference {
+        /// The file.
+        path: PathBuf,
+        /// The backend's error (shared by the batch's images).
+        source: Arc<BackendError>,
+    },
+}
+
+impl ExtractError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            ExtractError::Image(e) => e.path(),
+            ExtractError::Inference { path, .. } => path,
+        }
+    }
+}
+
+/// A preprocessing that does not produce the backend's input size.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("preprocessing gives {got_w}x{got_h} images, the model takes {want_w}x{want_h}")]
+pub struct SizeMismatch {
+    /// Width the preprocessing produces.
+    pub got_w: usize,
+    /// Height the preprocessing produces.
+    pub got_h: usize,
+    /// Width the model takes.
+    pub want_w: usize,
+    /// Height the model takes.
+    pub want_h: usize,
+}
+
+/// One image's result, as [`Extractor::run`] hands it to its sink.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Position of the file in the list given to [`Extractor::run`].
+    pub index: usize,
+    /// The file.
+    pub path: PathBuf,
+    /// Its feature vector ([`crate::OutputSpec::dim`] floats) or what went wrong.
+    pub result: Result<Vec<f32>, ExtractError>,
+}
+
+/// Counts and times of a [`Extractor::run`].
+///
+/// Stage times are summed over worker threads (thread time, not wall time): their ratios say
+/// where the work goes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunSummary {
+    /// Images that gave features.
+    pub ok: usize,
+    /// Images that failed.
+    pub failed: usize,
+    /// Images not attempted because the sink asked to stop.
+    pub skipped: usize,
+    /// Reading and decoding files.
+    pub decode: Duration,
+    /// Resizing, cropping, normalising.
+    pub preprocess: Duration,
+    /// Running the network.
+    pub model: Duration,
+    /// Wall-clock time of the run.
+    pub wall: Duration,
+}
+
+/// Drives a [`FeatureBackend`] with a [`Preprocess`] over files or decoded images.
+pub struct Extractor {
+    backend: Arc<dyn FeatureBackend>,
+    preprocess: Preprocess,
+    batch: usize,
+    threads: usize,
+    limits: DecodeLimits,
+}
+
+impl std::fmt::Debug for Extractor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extractor")
+            .field("backend", &self.backend.name())
+            .field("preprocess", &self.preprocess)
+            .field("batch", &self.batch)
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Extractor {
+    /// An extractor with batch size 1 and one worker per available core.
+    ///
+    /// Fails when `preprocess` does not produce the backend's input size.
+    pub fn new(
+        backend: Arc<dyn FeatureBackend>,
+        preprocess: Preprocess,
+    ) -> Result<Self, SizeMismatch> {
+        let (w, h) = preprocess.output_size();
+        let input = backend.input();
+        if (w as usize, h as usize) != (input.width, input.height) {
+            return Err(SizeMismatch {
+                got_w: w as usize,
+                got_h: h as usize,
+                want_w: input.width,
+                want_h: input.height,
+            });
+        }
+        Ok(Self {
+            backend,
+            preprocess,
+            batch: 1,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            limits: DecodeLimits::default(),
+        })
+    }
+
+    /// Images per network call (at least 1).
+    pub fn with_batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// Worker threads (at least 1); each decodes, preprocesses and runs its own batches.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Decoding limits.
+    pub fn with_limits(mut self, limits: DecodeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn FeatureBackend> {
+        &self.backend
+    }
+
+    /// The preprocessing.
+    pub fn preprocess(&self) -> &Preprocess {
+        &self.preprocess
+    }
+
+    /// Images per network call.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Worker threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Features of decoded images, in order, run on the calling thread in batches of
+    /// [`Self::batch`].
+    pub fn extract_images(&self, images: &[Rgb8Image]) -> Result<Vec<Vec<f32>>, BackendError> {
+        let per = self.backend.input().len();
+        let dim = self.backend.output().dim;
+        let layout = self.backend.input().layout;
+        let mut out = Vec::with_capacity(images.len());
+        for chunk in images.chunks(self.batch) {
+            let mut buf = vec![0f32; chunk.len() * per];
+            for (img, slot) in chunk.iter().zip(buf.chunks_exact_mut(per)) {
+                self.preprocess.apply_into(img, layout, slot);
+            }
+            let feats = self.backend.extract(&buf, chunk.len())?;
+            out.extend(feats.chunks_exact(dim).map(<[f32]>::to_vec));
+        }
+        Ok(out)
+    }
+
+    /// Extracts every file of `paths` on [`Self::threads`] workers and calls `sink` on the
+    /// calling thread with each image's [`Outcome`], in completion order.
+    ///
+    /// A bad file gives an error outcome and the run goes on. When `sink` returns
+    /// `ControlFlow::Break`, workers finish the batch they hold (its outcomes are dropped) and
+    /// start no other; the summary counts the images never handed to `sink` as skipped.
+    pub fn run<S>(&self, paths: &[PathBuf], mut sink: S) -> RunSummary
+    where
+        S: FnMut(Outcome) -> ControlFlow<()>,
+    {
+        let start = Instant::now();
+        let n_batches = paths.len().div_ceil(self.batch);
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let times = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+        let mut summary = RunSummary::default();
+        let workers = self.threads.min(n_batches.max(1));
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<Vec<Outcome>>(workers * 2);
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let (next, stop, times) = (&next, &stop, &times);
+                scope.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let b = next.fetch_add(1, Ordering::Relaxed);
+                        if b >= n_batches {
+                            break;
+                        }
+                        let lo = b * self.batch;
+                        let hi = (lo + self.batch).min(paths.len());
+                        let outcomes = self.run_batch(lo, &paths[lo..hi], times);
+                        if tx.send(outcomes).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut stopped = false;
+            for batch in rx {
+                for o in batch {
+                    if stopped {
+                        continue;
+                    }
+                    match &o.result {
+                        Ok(_) => summary.ok += 1,
+                        Err(_) => summary.failed += 1,
+                    }
+                    if sink(o).is_break() {
+                        stopped = true;
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+        summary.skipped = paths.len() - summary.ok - summary.failed;
+        let d = |i: usize| Duration::from_nanos(times[i].load(Ordering::Relaxed));
+        summary.decode = d(0);
+        summary.preprocess = d(1);
+        summary.model = d(2);
+        summary.wall = start.elapsed();
+        summary
+    }
+
+    /// Decodes, preprocesses and runs the files `paths` (the first being number `first`).
+    fn run_batch(&self, first: usize, paths: &[PathBuf], times: &[AtomicU64; 3]) -> Vec<Outcome> {
+        let input = self.backend.input();
+        let per = input.len();
+        let mut buf = Vec::with_capacity(paths.len() * per);
+        let mut outcomes = Vec::with_capacity(paths.len());
+        let mut good = Vec::with_capacity(paths.len());
+        let add = |i: usize, t: Instant| {
+            times[i].fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        };
+        for (i, path) in paths.iter().enumerate() {
+            let t = Instant::now();
+            let img = load_image(path, &self.limits);
+            add(0, t);
+            match img {
+                Ok(img) => {
+                    let t = Instant::now();
+                    let at = buf.len();
+                    buf.resize(at + per, 0.0);
+                    self.preprocess
+                        .apply_into(&img, input.layout, &mut buf[at..]);
+                    add(1, t);
+                    good.push(i);
+                }
+                Err(e) => outcomes.push(Outcome {
+                    index: first + i,
+                    path: path.clone(),
+                    result: Err(e.into()),
+                }),
+            }
+        }
+        if good.is_empty() {
+            return outcomes;
+        }
+        let t = Instant::now();
+        let result = self.backend.extract(&buf, good.len());
+        add(2, t);
+        match result {
+            Ok(feats) => {
+                let dim = self.backend.output().dim;
+                for (&i, f) in good.iter().zip(feats.chunks_exact(dim)) {
+                    outcomes.push(Outcome {
+                        index: first + i,
+                        path: paths[i].clone(),
+                        result: Ok(f.to_vec()),
+                    });
+                }
+            }
+            Err(e) => {
+                let e = Arc::new(e);
+                for &i in &good {
+                    outcomes.push(Outcome {
+                        index: first + i,
+                        path: paths[i].clone(),
+                        result: Err(ExtractError::Inference {
+                            path: paths[i].clone(),
+                            source: e.clone(),
+                        }),
+                    });
+                }
+            }
+        }
+        outcomes
+    }
+}

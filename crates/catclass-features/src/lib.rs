@@ -1,0 +1,52 @@
+//! Images to CNN feature vectors: the first half of the original program, rebuilt.
+//!
+//! - [`image`]: JPEG/PNG decoding to 8-bit RGB, typed errors naming the file, size limits.
+//! - [`preprocess`]: preprocessing as a value ([`Preprocess`]) with named [`Preset`]s that
+//!   reproduce Keras (`keras-vgg16`) and torchvision-style pipelines exactly, Pillow's resize
+//!   included ([`resize`]).
+//! - [`backend`]: the [`FeatureBackend`] trait (describe input and output, extract a batch).
+//! - [`TractBackend`] (cargo feature `tract`, default): any ONNX CNN, output at a named layer.
+//! - [`model`]: the embedded default network (EfficientNet-Lite0) and model files.
+//! - [`extract`]: [`Extractor`], which runs a backend over many files on all cores and hands
+//!   each result to a callback as it completes.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use catclass_features::{Extractor, ModelSource, Preset, TractBackend, DEFAULT_LAYER};
+//!
+//! let backend = TractBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER))?;
+//! let ex = Extractor::new(Arc::new(backend), Preset::EfficientNetLite.preprocess())?
+//!     .with_batch(8);
+//! let paths = vec!["cat.jpg".into()];
+//! ex.run(&paths, |o| {
+//!     match o.result {
+//!         Ok(f) => println!("{}: {} floats", o.path.display(), f.len()),
+//!         Err(e) => eprintln!("{e}"),
+//!     }
+//!     std::ops::ControlFlow::Continue(())
+//! });
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod extract;
+pub mod image;
+pub mod model;
+pub mod preprocess;
+pub mod resize;
+#[cfg(feature = "tract")]
+mod tract_backend;
+
+pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec};
+pub use extract::{ExtractError, Extractor, Outcome, RunSummary, SizeMismatch};
+pub use image::{DecodeLimits, ImageError, Rgb8Image, decode_image, load_image};
+pub use model::{
+    DEFAULT_LAYER, DEFAULT_MODEL_NAME, DEFAULT_MODEL_ONNX, DEFAULT_PRESET, ModelSource,
+    VGG16_LAYER, sha256_hex,
+};
+pub use preprocess::{ChannelOrder, Layout, Preprocess, Preset, Resize};
+pub use resize::Filter;
+#[cfg(feature = "tract")]
+pub use tract_backend::TractBackend;
