@@ -15,8 +15,11 @@ fi
 rustup component add rustfmt clippy
 rustup target add thumbv7em-none-eabihf
 
-# Python reference checks: Spark's sampler statement and the numpy loop (tests and benches).
-python3 -m pip install --quiet --disable-pip-version-check numpy
+# Python reference checks: Spark's sampler statement and the numpy loop (tests and benches);
+# Pillow and Keras' own preprocessing (exact-preprocessing tests), onnx (the tests build a
+# VGG16-shaped graph), onnxruntime (features and speed compared with it); jax is Keras' backend.
+python3 -m pip install --quiet --disable-pip-version-check \
+  numpy pillow onnx onnxruntime keras jax
 
 # Fuzzing (runs on stable with `-s none`).
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.1 --locked
