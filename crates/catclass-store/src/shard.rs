@@ -12,7 +12,7 @@ use crate::error::{Result, StoreError};
 use crate::location::Location;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 /// The file name `catclass extract` gives the shard in its output folder.
@@ -95,27 +95,43 @@ pub fn encode(
             names.len()
         ));
     }
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let view = safetensors::tensor::TensorView::new(
-        safetensors::Dtype::F32,
-        vec![names.len(), dim],
-        &bytes,
-    )
-    .map_err(|e| e.to_string())?;
-    let mut meta = HashMap::new();
-    meta.insert("format".to_string(), SHARD_FORMAT.to_string());
-    meta.insert("version".to_string(), SHARD_VERSION.to_string());
+    // The header is written here (not by the `safetensors` crate, whose metadata map has no
+    // fixed order) so that the same rows always give the same bytes; the tests check that
+    // `safetensors` reads it.
+    let mut meta = BTreeMap::new();
+    meta.insert("format", SHARD_FORMAT.to_string());
+    meta.insert("version", SHARD_VERSION.to_string());
     meta.insert(
-        "names".to_string(),
+        "names",
         serde_json::to_string(names).map_err(|e| e.to_string())?,
     );
     if let Some(m) = feature_model {
         meta.insert(
-            "feature_model".to_string(),
+            "feature_model",
             serde_json::to_string(m).map_err(|e| e.to_string())?,
         );
     }
-    safetensors::serialize([(TENSOR_NAME, view)], Some(meta)).map_err(|e| e.to_string())
+    let data_bytes = values.len() * 4;
+    let header = serde_json::json!({
+        "__metadata__": meta,
+        TENSOR_NAME: {
+            "dtype": "F32",
+            "shape": [names.len(), dim],
+            "data_offsets": [0, data_bytes],
+        },
+    });
+    let mut json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    // Row data starts 8-byte aligned, as safetensors writes it.
+    while (8 + json.len()) % 8 != 0 {
+        json.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len() + data_bytes);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok(out)
 }
 
 /// Writes a shard as object `name` of `out` (atomically, like every write).
@@ -353,5 +369,38 @@ mod tests {
         let err = parse_header("f", b"{\"x\":1}", 10).unwrap_err();
         assert!(err.to_string().contains("__metadata__"), "{err}");
         assert!(encode(&names, 3, &[1.0, 2.0], None).is_err());
+    }
+
+    #[test]
+    fn shards_are_deterministic_and_read_by_the_safetensors_crate() {
+        let names: Vec<String> = (0..3).map(|i| format!("c_{i}.jpg.json")).collect();
+        let values: Vec<f32> = (0..6).map(|i| i as f32 * 0.5 - 1.0).collect();
+        let model = FeatureModel {
+            backend: "tract".into(),
+            model: "m.onnx".into(),
+            model_sha256: "ab".into(),
+            layer: "fc2".into(),
+            preset: "keras-vgg16".into(),
+            dim: 2,
+        };
+        let a = encode(&names, 2, &values, Some(&model)).unwrap();
+        assert_eq!(a, encode(&names, 2, &values, Some(&model)).unwrap());
+        let st = safetensors::SafeTensors::deserialize(&a).unwrap();
+        let t = st.tensor(TENSOR_NAME).unwrap();
+        assert_eq!(t.shape(), [3, 2]);
+        assert_eq!(t.dtype(), safetensors::Dtype::F32);
+        let back: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        assert_eq!(back, values);
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&a).unwrap();
+        let info = meta.metadata().as_ref().unwrap();
+        assert_eq!(info["format"], SHARD_FORMAT);
+        let len = u64::from_le_bytes(a[..8].try_into().unwrap()) as usize;
+        let h = parse_header("f", &a[8..8 + len], a.len() as u64).unwrap();
+        assert_eq!(h.feature_model, Some(model));
+        assert_eq!(h.names, names);
     }
 }
