@@ -23,6 +23,9 @@ pub struct DemoArgs {
     /// Features per image (VGG16 fc2 has 4096).
     #[arg(long, default_value_t = 4096)]
     pub dim: usize,
+    /// The shipped photos for the real-image path.
+    #[arg(long, default_value = "../shared/images")]
+    pub photos: std::path::PathBuf,
     #[command(flatten)]
     pub solver: SolverArgs,
     #[command(flatten)]
@@ -103,5 +106,6 @@ pub fn run(args: DemoArgs) -> Result<()> {
             t.elapsed().as_secs_f64()
         );
     }
+    crate::demo_photos::run(&args.dir, &args.photos, args.seed, &pool, &store)?;
     Ok(())
 }

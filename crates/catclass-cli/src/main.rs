@@ -1,6 +1,7 @@
 //! `catclass`: the whole pipeline from the command line.
 
 mod demo;
+mod demo_photos;
 mod eval;
 mod extract;
 mod multiclass;

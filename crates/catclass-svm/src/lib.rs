@@ -24,6 +24,7 @@ pub mod extract;
 pub mod metrics;
 pub mod model_file;
 pub mod multiclass;
+pub mod photos;
 pub mod pipeline;
 pub mod predict;
 pub mod solver;
