@@ -498,8 +498,10 @@ pub fn extract<E: Executor>(
         summary.skipped as f64,
         f64::from(u8::from(write_error.is_some())),
     ];
-    let write_failed = write_error.map(|e| e.to_string());
-    exec.agree(write_failed)?;
+    exec.agree(write_error.as_ref().map(ToString::to_string))?;
+    if let Some(e) = write_error {
+        return Err(e);
+    }
     let totals = sum_over_ranks(exec, &local)?;
     let (extracted, failed, not_attempted) =
         (totals[0] as usize, totals[1] as usize, totals[2] as usize);
