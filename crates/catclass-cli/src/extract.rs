@@ -183,6 +183,10 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
         print_report(&report);
     }
     if report.failed > 0 {
+        if !lead {
+            // Rank 0 prints the summary; this rank's failures were printed as they happened.
+            return Err(crate::train::ReportedElsewhere.into());
+        }
         anyhow::bail!(
             "{} of {} images failed (listed above){}",
             report.failed,

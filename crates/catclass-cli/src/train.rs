@@ -300,6 +300,9 @@ pub fn with_mpi(
     use catclass_svm::sgd::TrainError;
     let exec = MpiExecutor::init(threads)?;
     let Err(e) = f(&exec) else { return Ok(()) };
+    if e.downcast_ref::<ReportedElsewhere>().is_some() {
+        return Err(e);
+    }
     let agreed = matches!(
         e.downcast_ref::<SvmError>(),
         Some(SvmError::Exec(ExecError::Rank { .. }) | SvmError::Train(TrainError::Reduce(_)))
