@@ -6,6 +6,8 @@
 //!   included ([`resize`]).
 //! - [`backend`]: the [`FeatureBackend`] trait (describe input and output, extract a batch).
 //! - [`TractBackend`] (cargo feature `tract`, default): any ONNX CNN, output at a named layer.
+//! - `BurnBackend` (cargo feature `burn`): the same networks run natively in burn, weights read
+//!   from the ONNX file at run time.
 //! - [`model`]: the embedded default network (EfficientNet-Lite0) and model files.
 //! - [`extract`]: [`Extractor`], which runs a backend over many files on all cores and hands
 //!   each result to a callback as it completes.
@@ -36,6 +38,8 @@ pub mod image;
 pub mod model;
 pub mod preprocess;
 pub mod resize;
+#[cfg(feature = "burn")]
+mod burn_backend;
 #[cfg(feature = "tract")]
 mod tract_backend;
 
@@ -48,5 +52,7 @@ pub use model::{
 };
 pub use preprocess::{ChannelOrder, Layout, Preprocess, Preset, Resize};
 pub use resize::Filter;
+#[cfg(feature = "burn")]
+pub use burn_backend::BurnBackend;
 #[cfg(feature = "tract")]
 pub use tract_backend::TractBackend;

@@ -3,6 +3,7 @@
 //! onnxruntime is the reference (`pip install onnxruntime onnx numpy`); the VGG16-shaped graph
 //! is built by `tests/py/make_vgg16_like.py` (random weights, Keras-export names). Both fail,
 //! never skip, when Python or a module is missing.
+#![cfg(feature = "tract")]
 
 mod common;
 

@@ -1,0 +1,57 @@
+//! Time per stage of extraction on the shipped photos: decode, preprocess (each preset), model
+//! (EfficientNet-Lite0 with tract, batch 1 and 8, one thread).
+//!
+//! cargo bench -p catclass-features --bench stages
+
+use std::path::Path;
+use std::sync::Arc;
+
+use catclass_features::{
+    DecodeLimits, FeatureBackend, Layout, ModelSource, Preset, TractBackend, decode_image,
+};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+fn shared(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel)
+}
+
+fn stages(c: &mut Criterion) {
+    let jpeg = std::fs::read(shared("images/darknet-dog.jpg")).unwrap();
+    let png = std::fs::read(shared("images/chelsea.png")).unwrap();
+    let limits = DecodeLimits::default();
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("jpeg 768x576", |b| {
+        b.iter(|| decode_image(&jpeg, Path::new("dog.jpg"), &limits).unwrap())
+    });
+    g.bench_function("png 451x300", |b| {
+        b.iter(|| decode_image(&png, Path::new("chelsea.png"), &limits).unwrap())
+    });
+    g.finish();
+
+    let img = decode_image(&jpeg, Path::new("dog.jpg"), &limits).unwrap();
+    let mut g = c.benchmark_group("preprocess 768x576");
+    g.throughput(Throughput::Elements(1));
+    for p in Preset::ALL {
+        let pre = p.preprocess();
+        g.bench_function(p.name(), |b| b.iter(|| pre.apply(&img, Layout::Nchw)));
+    }
+    g.finish();
+
+    let backend = Arc::new(TractBackend::load(&ModelSource::Embedded, None).unwrap());
+    let input = Preset::EfficientNetLite.preprocess().apply(&img, Layout::Nchw);
+    let mut g = c.benchmark_group("model efficientnet-lite0 tract");
+    g.sample_size(10);
+    for batch in [1usize, 8] {
+        backend.prepare(batch).unwrap();
+        let x: Vec<f32> = std::iter::repeat_n(&input, batch).flatten().copied().collect();
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_function(format!("batch {batch}"), |b| {
+            b.iter(|| backend.extract(&x, batch).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
