@@ -1,18 +1,22 @@
 //! Time per stage of extraction on the shipped photos: decode, preprocess (each preset), model
-//! (EfficientNet-Lite0 with tract, batch 1 and 8, one thread).
+//! (EfficientNet-Lite0, layer `features`, batch 1 and 8, one calling thread) with tract and,
+//! with the cargo feature `burn`, with burn (`flex` CPU backend).
 //!
-//! cargo bench -p catclass-features --bench stages
+//! cargo bench -p catclass-features --bench stages [--features burn]
 
 use std::path::Path;
 use std::sync::Arc;
 
 use catclass_features::{
-    DecodeLimits, FeatureBackend, Layout, ModelSource, Preset, TractBackend, decode_image,
+    DEFAULT_LAYER, DecodeLimits, FeatureBackend, Layout, ModelSource, Preset, TractBackend,
+    decode_image,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn shared(rel: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel)
 }
 
 fn stages(c: &mut Criterion) {
@@ -38,19 +42,33 @@ fn stages(c: &mut Criterion) {
     }
     g.finish();
 
-    let backend = Arc::new(TractBackend::load(&ModelSource::Embedded, None).unwrap());
-    let input = Preset::EfficientNetLite.preprocess().apply(&img, Layout::Nchw);
-    let mut g = c.benchmark_group("model efficientnet-lite0 tract");
-    g.sample_size(10);
+    let input = Preset::EfficientNetLite
+        .preprocess()
+        .apply(&img, Layout::Nchw);
+    let tract = TractBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER)).unwrap();
     for batch in [1usize, 8] {
-        backend.prepare(batch).unwrap();
-        let x: Vec<f32> = std::iter::repeat_n(&input, batch).flatten().copied().collect();
-        g.throughput(Throughput::Elements(batch as u64));
-        g.bench_function(format!("batch {batch}"), |b| {
-            b.iter(|| backend.extract(&x, batch).unwrap())
-        });
+        tract.prepare(batch).unwrap();
     }
-    g.finish();
+    let mut backends: Vec<Arc<dyn FeatureBackend>> = vec![Arc::new(tract)];
+    #[cfg(feature = "burn")]
+    backends.push(Arc::new(
+        catclass_features::BurnBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER)).unwrap(),
+    ));
+    for backend in backends {
+        let mut g = c.benchmark_group(format!("model efficientnet-lite0 {}", backend.name()));
+        g.sample_size(10);
+        for batch in [1usize, 8] {
+            let x: Vec<f32> = std::iter::repeat_n(&input, batch)
+                .flatten()
+                .copied()
+                .collect();
+            g.throughput(Throughput::Elements(batch as u64));
+            g.bench_function(format!("batch {batch}"), |b| {
+                b.iter(|| backend.extract(&x, batch).unwrap())
+            });
+        }
+        g.finish();
+    }
 }
 
 criterion_group!(benches, stages);

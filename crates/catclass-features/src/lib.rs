@@ -33,17 +33,19 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+#[cfg(feature = "burn")]
+mod burn_backend;
 pub mod extract;
 pub mod image;
 pub mod model;
 pub mod preprocess;
 pub mod resize;
-#[cfg(feature = "burn")]
-mod burn_backend;
 #[cfg(feature = "tract")]
 mod tract_backend;
 
 pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec};
+#[cfg(feature = "burn")]
+pub use burn_backend::BurnBackend;
 pub use extract::{ExtractError, Extractor, Outcome, RunSummary, SizeMismatch};
 pub use image::{DecodeLimits, ImageError, Rgb8Image, decode_image, load_image};
 pub use model::{
@@ -52,7 +54,5 @@ pub use model::{
 };
 pub use preprocess::{ChannelOrder, Layout, Preprocess, Preset, Resize};
 pub use resize::Filter;
-#[cfg(feature = "burn")]
-pub use burn_backend::BurnBackend;
 #[cfg(feature = "tract")]
 pub use tract_backend::TractBackend;
