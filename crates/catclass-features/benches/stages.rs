@@ -49,11 +49,14 @@ fn stages(c: &mut Criterion) {
     for batch in [1usize, 8] {
         tract.prepare(batch).unwrap();
     }
-    let mut backends: Vec<Arc<dyn FeatureBackend>> = vec![Arc::new(tract)];
-    #[cfg(feature = "burn")]
-    backends.push(Arc::new(
-        catclass_features::BurnBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER)).unwrap(),
-    ));
+    let backends: Vec<Arc<dyn FeatureBackend>> = vec![
+        Arc::new(tract),
+        #[cfg(feature = "burn")]
+        Arc::new(
+            catclass_features::BurnBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER))
+                .unwrap(),
+        ),
+    ];
     for backend in backends {
         let mut g = c.benchmark_group(format!("model efficientnet-lite0 {}", backend.name()));
         g.sample_size(10);
