@@ -45,20 +45,30 @@ fn stages(c: &mut Criterion) {
     let input = Preset::EfficientNetLite
         .preprocess()
         .apply(&img, Layout::Nchw);
-    let tract = TractBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER)).unwrap();
-    for batch in [1usize, 8] {
-        tract.prepare(batch).unwrap();
-    }
-    let backends: Vec<Arc<dyn FeatureBackend>> = vec![
-        Arc::new(tract),
+    let tract = |plan_batch: usize| {
+        let t = TractBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER))
+            .unwrap()
+            .with_plan_batch(plan_batch);
+        for batch in [1usize, 8] {
+            t.prepare(batch).unwrap();
+        }
+        Arc::new(t)
+    };
+    // tract runs a batch as single images by default; "one plan of 8" is one batched run.
+    let backends: Vec<(&str, Arc<dyn FeatureBackend>)> = vec![
+        ("tract", tract(1)),
+        ("tract one plan of 8", tract(8)),
         #[cfg(feature = "burn")]
-        Arc::new(
-            catclass_features::BurnBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER))
-                .unwrap(),
+        (
+            "burn",
+            Arc::new(
+                catclass_features::BurnBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER))
+                    .unwrap(),
+            ),
         ),
     ];
-    for backend in backends {
-        let mut g = c.benchmark_group(format!("model efficientnet-lite0 {}", backend.name()));
+    for (label, backend) in backends {
+        let mut g = c.benchmark_group(format!("model efficientnet-lite0 {label}"));
         g.sample_size(10);
         for batch in [1usize, 8] {
             let x: Vec<f32> = std::iter::repeat_n(&input, batch)

@@ -3,6 +3,7 @@
 //! cargo run --release -p catclass-features --example extract_bench -- \
 //!     DIR [--model PATH] [--layer NAME] [--preset NAME] [--batch N] [--threads N] [--repeat N]
 //!     [--backend tract|burn]   (burn needs `--features burn`)
+//!     [--plan-batch N]         (tract: images per plan run, default 1)
 //!
 //! Prints one JSON line: images, seconds, images/s, and the summed thread time per stage
 //! (decode, preprocess, model), then a model-only figure (the same preprocessed batch run
@@ -23,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut model, mut layer, mut preset) = (None, None, None);
     let (mut batch, mut threads, mut repeat) = (1usize, 1usize, 3usize);
     let mut engine = String::from("tract");
+    let mut plan_batch = 1usize;
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
@@ -33,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--threads" => threads = val()?.parse()?,
             "--repeat" => repeat = val()?.parse()?,
             "--backend" => engine = val()?,
+            "--plan-batch" => plan_batch = val()?.parse()?,
             _ => dir = Some(PathBuf::from(a)),
         }
     }
@@ -56,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let backend: Arc<dyn FeatureBackend> = match engine.as_str() {
         "tract" => {
-            let b = TractBackend::load(&source, Some(&layer))?;
+            let b = TractBackend::load(&source, Some(&layer))?.with_plan_batch(plan_batch);
             b.prepare(batch)?;
             if !paths.len().is_multiple_of(batch) {
                 b.prepare(paths.len() % batch)?;
