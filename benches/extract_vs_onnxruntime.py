@@ -15,7 +15,9 @@ Needs: pip install pillow numpy onnx onnxruntime; run from the repository root.
 - onnxruntime: one session, intra_op_num_threads = T, batches of B; Pillow decode and numpy
   preprocessing (same rules) timed apart from the model.
 - tract: `cargo run --release -p catclass-features --example extract_bench`, T workers each
-  running its own batches of B (decode, preprocess and inference overlap across workers).
+  running its own batches of B (decode, preprocess and inference overlap across workers);
+  TractBackend runs each batch as single-image plans (its default `with_plan_batch(1)`, about
+  twice the throughput of one batched plan on this model; the example's --plan-batch changes it).
 - burn (with --backends ...,burn): the same example built with `--features burn`,
   `--backend burn` (burn's `flex` CPU backend, weights read from the same ONNX file).
 Prints one JSON line per engine and model, then a summary table.
