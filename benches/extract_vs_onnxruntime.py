@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Images/s of catclass-features (tract) against onnxruntime, same ONNX file, threads, batch.
+"""Images/s of catclass-features (tract, optionally burn) against onnxruntime, same ONNX file, threads, batch.
 
 Usage: python3 benches/extract_vs_onnxruntime.py [--threads T] [--batch B] [--images N]
                                                 [--models effnet,vgg16] [--vgg16 PATH]
+                                                [--backends tract,burn] [--repeat R]
 Needs: pip install pillow numpy onnx onnxruntime; run from the repository root.
 
 - Images: N JPEGs derived from the shipped photos of ../shared/images (random crops, flips,
@@ -14,7 +15,11 @@ Needs: pip install pillow numpy onnx onnxruntime; run from the repository root.
 - onnxruntime: one session, intra_op_num_threads = T, batches of B; Pillow decode and numpy
   preprocessing (same rules) timed apart from the model.
 - tract: `cargo run --release -p catclass-features --example extract_bench`, T workers each
-  running its own batches of B (decode, preprocess and inference overlap across workers).
+  running its own batches of B (decode, preprocess and inference overlap across workers);
+  TractBackend runs each batch as single-image plans (its default `with_plan_batch(1)`, about
+  twice the throughput of one batched plan on this model; the example's --plan-batch changes it).
+- burn (with --backends ...,burn): the same example built with `--features burn`,
+  `--backend burn` (burn's `flex` CPU backend, weights read from the same ONNX file).
 Prints one JSON line per engine and model, then a summary table.
 """
 import argparse
@@ -106,10 +111,13 @@ def run_ort(model_path, tensor, pre, files, batch, threads, repeat):
             "model_only_images_per_s": round(model_only, 2)}
 
 
-def run_tract(img_dir, model_path, layer, preset, batch, threads, repeat):
-    cmd = ["cargo", "run", "--quiet"] + ([] if os.environ.get("BENCH_PROFILE") == "dev" else ["--release"]) + ["-p", "catclass-features", "--example",
-           "extract_bench", "--", img_dir, "--layer", layer, "--preset", preset,
-           "--batch", str(batch), "--threads", str(threads), "--repeat", str(repeat)]
+def run_rust(engine, img_dir, model_path, layer, preset, batch, threads, repeat):
+    profile = [] if os.environ.get("BENCH_PROFILE") == "dev" else ["--release"]
+    features = ["--features", "burn"] if engine == "burn" else []
+    cmd = (["cargo", "run", "--quiet"] + profile + ["-p", "catclass-features"] + features +
+           ["--example", "extract_bench", "--", img_dir, "--layer", layer, "--preset", preset,
+            "--batch", str(batch), "--threads", str(threads), "--repeat", str(repeat),
+            "--backend", engine])
     if model_path:
         cmd += ["--model", model_path]
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
@@ -124,6 +132,7 @@ def main():
     ap.add_argument("--models", default="effnet,vgg16")
     ap.add_argument("--vgg16", default=None)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--backends", default="tract", help="Rust engines: tract, burn or tract,burn")
     a = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,10 +153,12 @@ def main():
             r = run_ort(path, tensor, pre, files, a.batch, a.threads, a.repeat)
             r["model"] = m
             print(json.dumps(r), flush=True)
-            t = run_tract(img_dir, tract_model, layer, preset, a.batch, a.threads, a.repeat)
-            t["model"] = m
-            print(json.dumps(t), flush=True)
-            rows += [r, t]
+            rows.append(r)
+            for engine in a.backends.split(","):
+                t = run_rust(engine, img_dir, tract_model, layer, preset, a.batch, a.threads, a.repeat)
+                t["model"] = m
+                print(json.dumps(t), flush=True)
+                rows.append(t)
     print("\n%-8s %-22s %9s %12s %9s %9s %9s" % ("model", "engine", "images/s", "model-only/s", "decode_s", "prep_s", "model_s"))
     for r in rows:
         print("%-8s %-22s %9.2f %12.2f %9.3f %9.3f %9.3f" % (r["model"], r["engine"], r["images_per_s"],

@@ -2,6 +2,8 @@
 //!
 //! cargo run --release -p catclass-features --example extract_bench -- \
 //!     DIR [--model PATH] [--layer NAME] [--preset NAME] [--batch N] [--threads N] [--repeat N]
+//!     [--backend tract|burn]   (burn needs `--features burn`)
+//!     [--plan-batch N]         (tract: images per plan run, default 1)
 //!
 //! Prints one JSON line: images, seconds, images/s, and the summed thread time per stage
 //! (decode, preprocess, model), then a model-only figure (the same preprocessed batch run
@@ -21,6 +23,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut dir = None;
     let (mut model, mut layer, mut preset) = (None, None, None);
     let (mut batch, mut threads, mut repeat) = (1usize, 1usize, 3usize);
+    let mut engine = String::from("tract");
+    let mut plan_batch = 1usize;
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
@@ -30,6 +34,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--batch" => batch = val()?.parse()?,
             "--threads" => threads = val()?.parse()?,
             "--repeat" => repeat = val()?.parse()?,
+            "--backend" => engine = val()?,
+            "--plan-batch" => plan_batch = val()?.parse()?,
             _ => dir = Some(PathBuf::from(a)),
         }
     }
@@ -51,11 +57,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     };
     let t = Instant::now();
-    let backend = Arc::new(TractBackend::load(&source, Some(&layer))?);
-    backend.prepare(batch)?;
-    if !paths.len().is_multiple_of(batch) {
-        backend.prepare(paths.len() % batch)?;
-    }
+    let backend: Arc<dyn FeatureBackend> = match engine.as_str() {
+        "tract" => {
+            let b = TractBackend::load(&source, Some(&layer))?.with_plan_batch(plan_batch);
+            b.prepare(batch)?;
+            if !paths.len().is_multiple_of(batch) {
+                b.prepare(paths.len() % batch)?;
+            }
+            Arc::new(b)
+        }
+        #[cfg(feature = "burn")]
+        "burn" => Arc::new(catclass_features::BurnBackend::load(&source, Some(&layer))?),
+        other => return Err(format!("unknown or not built backend {other:?}").into()),
+    };
     let load_s = t.elapsed().as_secs_f64();
     let ex = Extractor::new(backend.clone(), preset.preprocess())?
         .with_batch(batch)
@@ -82,7 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let model_only = (threads * repeat * batch) as f64 / t.elapsed().as_secs_f64();
     println!(
-        "{{\"engine\": \"tract\", \"images\": {}, \"failed\": {}, \"batch\": {batch}, \"threads\": {threads}, \
+        "{{\"engine\": \"{engine}\", \"images\": {}, \"failed\": {}, \"batch\": {batch}, \"threads\": {threads}, \
          \"load_s\": {load_s:.3}, \"wall_s\": {wall:.3}, \"images_per_s\": {:.2}, \
          \"decode_s\": {:.3}, \"preprocess_s\": {:.3}, \"model_s\": {:.3}, \"model_only_images_per_s\": {model_only:.2}}}",
         s.ok,

@@ -69,6 +69,22 @@ pub enum BackendError {
         /// A few names that exist, to help.
         candidates: String,
     },
+    /// The network uses an operator (or an operator setting) that this backend cannot run.
+    #[error(
+        "model {model}: node {node:?} uses operator {op}, which the {backend} backend does not support{detail}"
+    )]
+    UnsupportedOperator {
+        /// The model's name or path.
+        model: String,
+        /// The backend's name.
+        backend: &'static str,
+        /// The node's name.
+        node: String,
+        /// The ONNX operator type (`Sigmoid`, ...).
+        op: String,
+        /// Empty, or `: ` and what exactly is not supported (an attribute value).
+        detail: String,
+    },
     /// The batch given to [`FeatureBackend::extract`] has the wrong size.
     #[error("batch of {got} floats is not {images} images of {per_image} floats")]
     BatchShape {

@@ -6,6 +6,8 @@
 //!   included ([`resize`]).
 //! - [`backend`]: the [`FeatureBackend`] trait (describe input and output, extract a batch).
 //! - [`TractBackend`] (cargo feature `tract`, default): any ONNX CNN, output at a named layer.
+//! - `BurnBackend` (cargo feature `burn`): the same networks run natively in burn, weights read
+//!   from the ONNX file at run time.
 //! - [`model`]: the embedded default network (EfficientNet-Lite0) and model files.
 //! - [`extract`]: [`Extractor`], which runs a backend over many files on all cores and hands
 //!   each result to a callback as it completes.
@@ -31,6 +33,8 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+#[cfg(feature = "burn")]
+mod burn_backend;
 pub mod extract;
 pub mod image;
 pub mod model;
@@ -40,6 +44,8 @@ pub mod resize;
 mod tract_backend;
 
 pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec};
+#[cfg(feature = "burn")]
+pub use burn_backend::BurnBackend;
 pub use extract::{EncodedImage, ExtractError, Extractor, Outcome, RunSummary, SizeMismatch};
 pub use image::{DecodeLimits, ImageError, Rgb8Image, decode_image, load_image};
 pub use model::{

@@ -1,4 +1,5 @@
 //! Bad files give typed errors that name the file, and a run goes on past them.
+#![cfg(feature = "tract")]
 
 mod common;
 

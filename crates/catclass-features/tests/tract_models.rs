@@ -3,6 +3,7 @@
 //! onnxruntime is the reference (`pip install onnxruntime onnx numpy`); the VGG16-shaped graph
 //! is built by `tests/py/make_vgg16_like.py` (random weights, Keras-export names). Both fail,
 //! never skip, when Python or a module is missing.
+#![cfg(feature = "tract")]
 
 mod common;
 
@@ -78,16 +79,23 @@ fn embedded_features_match_onnxruntime_and_batches() {
         photo("darknet-dog.jpg"),
         photo("coffee.png"),
     ];
+    assert_eq!(backend.plan_batch(), 1);
     let one = Extractor::new(backend.clone(), pre).unwrap();
-    let three = Extractor::new(backend.clone(), pre).unwrap().with_batch(3);
+    // A batch of 3 run as plans of 2 images, then 1.
+    let two = TractBackend::load(&ModelSource::Embedded, None)
+        .unwrap()
+        .with_plan_batch(2);
+    assert_eq!(two.plan_batch(), 2);
+    let three = Extractor::new(Arc::new(two), pre).unwrap().with_batch(3);
     let a = one.extract_images(&imgs).unwrap();
     let b = three.extract_images(&imgs).unwrap();
+    assert_eq!((a.len(), b.len()), (3, 3));
     for (x, y) in a.iter().zip(&b) {
         // ReLU6 then average pooling: within [0, 6], and not all zero.
         assert!(x.iter().all(|&v| (0.0..=6.0).contains(&v)));
         assert!(x.iter().any(|&v| v > 0.0));
         let d = rel_diff(x, y);
-        assert!(d <= 1e-5, "batch 3 vs batch 1: relative difference {d}");
+        assert!(d <= 1e-5, "plans of 2 vs 1: relative difference {d}");
     }
     // Same tensor through onnxruntime.
     let dir = tempfile::tempdir().unwrap();
