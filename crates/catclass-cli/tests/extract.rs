@@ -263,3 +263,54 @@ fn a_user_network_needs_its_preprocessing_and_a_wrong_layer_is_named() {
     );
     assert!(out.contains("(1000 features)"), "{out}");
 }
+
+/// `--backend burn` gives tract's features within 1e-4 (relative to the largest value), and the
+/// folder records the engine, so mixing engines in one folder is refused.
+#[cfg(feature = "burn")]
+#[test]
+fn burn_extracts_what_tract_extracts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let imgs = [shared("images/chelsea.jpg"), shared("images/coffee.png")];
+    let mut outputs = Vec::new();
+    for backend in ["tract", "burn"] {
+        let out = tmp.path().join(backend);
+        ok(
+            backend,
+            &catclass(&[
+                "extract",
+                p(&imgs[0]),
+                p(&imgs[1]),
+                "--out",
+                p(&out),
+                "--backend",
+                backend,
+                "--batch",
+                "2",
+            ]),
+        );
+        outputs.push(out);
+    }
+    for name in ["chelsea.jpg.json", "coffee.png.json"] {
+        let read = |dir: &Path| -> Vec<f64> {
+            serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+        };
+        let (t, b) = (read(&outputs[0]), read(&outputs[1]));
+        assert_eq!(t.len(), b.len());
+        let scale = t.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let diff = t
+            .iter()
+            .zip(&b)
+            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+        assert!(diff <= 1e-4 * scale, "{name}: {diff} vs scale {scale}");
+    }
+    let mixed = catclass(&[
+        "extract",
+        p(&imgs[0]),
+        "--out",
+        p(&outputs[0]),
+        "--backend",
+        "burn",
+    ]);
+    assert!(!mixed.status.success());
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("another network"));
+}

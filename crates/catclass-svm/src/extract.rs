@@ -153,6 +153,11 @@ impl FeatureSpec {
                 catclass_features::TractBackend::from_bytes(&bytes, &name, layer)
                     .map_err(feature_err)?,
             ),
+            #[cfg(feature = "burn")]
+            BackendKind::Burn => Arc::new(
+                catclass_features::BurnBackend::load(&self.model, layer).map_err(feature_err)?,
+            ),
+            #[cfg(not(feature = "burn"))]
             BackendKind::Burn => {
                 return Err(SvmError::Invalid(
                     "this catclass was built without the burn backend (cargo feature `burn`)"
