@@ -16,7 +16,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 /// Rows per group.
-pub(crate) const GROUP: usize = 16;
+pub(crate) const GROUP: usize = 32;
 
 /// Reusable buffers for one block.
 pub(crate) struct Scratch {
@@ -99,14 +99,20 @@ mod x86 {
     use crate::data::Element;
     use core::arch::x86_64::*;
 
-    /// Columns per tile (a multiple of 4): 16 rows and 37 models of this many `f64` stay in L2.
-    const TILE: usize = 512;
+    /// Columns per tile (a multiple of 4): 32 rows and 37 models of this many `f64` stay in L2.
+    const TILE: usize = 256;
 
+    /// Converts `src` into `dst`; returns whether every value is finite.
     #[inline(always)]
-    fn convert<T: Element>(src: &[T], dst: &mut [f64]) {
+    fn convert<T: Element>(src: &[T], dst: &mut [f64]) -> bool {
+        const EXP: u64 = 0x7ff0_0000_0000_0000;
+        let mut bad = false;
         for (o, v) in dst.iter_mut().zip(src) {
-            *o = v.to_f64();
+            let x = v.to_f64();
+            *o = x;
+            bad |= x.to_bits() & EXP == EXP;
         }
+        !bad
     }
 
     /// Accumulates `len` (a multiple of 4) columns of 4 rows x `M` models into `acc`.
@@ -199,7 +205,7 @@ mod x86 {
             for q in 0..rows4 {
                 // Padding rows repeat the last row; their margins are not used.
                 let src = &rows[q.min(n - 1)][t0..t0 + len];
-                convert(src, &mut scratch.xs[q * TILE..q * TILE + len]);
+                let _ = convert(src, &mut scratch.xs[q * TILE..q * TILE + len]);
             }
             let mut j = 0;
             while j < models {
@@ -245,8 +251,9 @@ mod x86 {
         let mut t0 = 0;
         while t0 < d {
             let len = TILE.min(d - t0);
+            let mut finite = true;
             for (q, row) in rows.iter().enumerate() {
-                convert(
+                finite &= convert(
                     &row[t0..t0 + len],
                     &mut scratch.xs[q * TILE..q * TILE + len],
                 );
@@ -273,7 +280,9 @@ mod x86 {
                 let g = &mut grads[j * d + t0..j * d + t0 + len];
                 let gp = g.as_mut_ptr();
                 let mut e = 0;
-                while e + 16 <= len {
+                // `fma(±1, x, g)` rounds as `g ± x` only for finite `x`: a tile holding an
+                // infinity or a NaN takes the scalar path below.
+                while finite && e + 16 <= len {
                     // SAFETY: `e + 16 <= len` values of `g` and of each converted row.
                     unsafe {
                         let mut a0 = _mm256_loadu_pd(gp.add(e));

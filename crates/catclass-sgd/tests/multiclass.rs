@@ -175,7 +175,7 @@ fn argmax_takes_the_first_largest() {
 
 #[test]
 fn wide_rows_cross_column_tiles_and_keep_every_order() {
-    // 1 030 columns: two full 512-column tiles, a partial one, and a 2-column tail; 7 classes:
+    // 1 030 columns: four full 256-column tiles, a partial one, and a 2-column tail; 7 classes:
     // two 3-model register tiles and a lone model; 299 rows: partial row groups at block ends.
     let (x, y) = data(299, 1030, 7, 11);
     let x32: Vec<f32> = x.iter().map(|v| *v as f32).collect();
