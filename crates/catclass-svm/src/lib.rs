@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod model_file;
 pub mod multiclass;
 pub mod pipeline;
+pub mod plot;
 pub mod solver;
 pub mod split;
 pub mod sweep;
@@ -94,4 +95,7 @@ pub enum SvmError {
     /// An argument refused.
     #[error("{0}")]
     Invalid(String),
+    /// A chart could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
 }
