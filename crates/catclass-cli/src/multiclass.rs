@@ -49,9 +49,11 @@ pub fn print_summary(o: &MulticlassOutcome, out: &Location) {
         r.timings.load_seconds, r.timings.train_seconds, r.timings.eval_seconds
     );
     println!(
-        "wrote {}, {}, {}",
+        "wrote {}, {}, {}; confusion matrix plots {}, {}",
         out.describe("report.txt"),
         out.describe("report.json"),
-        out.describe("model.json")
+        out.describe("model.json"),
+        out.describe("confusion.svg"),
+        out.describe("confusion.png")
     );
 }

@@ -130,11 +130,20 @@ impl MulticlassOutcome {
         s
     }
 
-    /// Writes `model.json`, `report.json` and `report.txt` into `out` (each atomically).
+    /// Writes `model.json`, `report.json`, `report.txt` and the confusion heat map
+    /// (`confusion.svg`, `confusion.png`) into `out` (each atomically).
     pub async fn write(&self, out: &Location) -> Result<(), SvmError> {
         out.put("model.json", self.model.to_json()).await?;
         write_json(out, "report.json", &self.report).await?;
         write_text(out, "report.txt", &self.report_text()).await?;
+        let r = &self.report;
+        let chart = r.metrics.confusion_chart(&format!(
+            "confusion matrix: one vs rest, {} classes, {} test rows",
+            r.metrics.per_class.len(),
+            r.counts.test_rows
+        ))?;
+        write_text(out, "confusion.svg", &chart.svg).await?;
+        out.put("confusion.png", chart.png).await?;
         Ok(())
     }
 }
