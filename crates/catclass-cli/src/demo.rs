@@ -3,6 +3,7 @@
 use crate::train::{RunArgs, SolverArgs, print_summary};
 use anyhow::{Context, Result};
 use catclass_svm::store::Location;
+use catclass_svm::sweep::SweepConfig;
 use catclass_svm::synthetic::pets_like;
 use catclass_svm::{Evaluation, Task, ThreadPool, TrainConfig};
 use clap::Args;
@@ -103,5 +104,30 @@ pub fn run(args: DemoArgs) -> Result<()> {
             t.elapsed().as_secs_f64()
         );
     }
-    Ok(())
+    demo_sweep(&args, &features_spec, &store, &pool)
+}
+
+/// The demo's sweep: one vs one, 9 training shares x 5 repeats, with its plots.
+fn demo_sweep(
+    args: &DemoArgs,
+    features: &str,
+    store: &catclass_svm::StoreOptions,
+    pool: &ThreadPool,
+) -> Result<()> {
+    let out = format!("{}/results/sweep", args.dir);
+    let cfg = SweepConfig {
+        features: features.to_string(),
+        task: Some(Task::from_args("wheaten_terrier", "yorkshire_terrier")),
+        fractions: (1..=9).map(|i| i as f64 / 10.0).collect(),
+        repeats: 5,
+        seed: args.seed,
+        solver: args.solver.solver(args.seed)?,
+        store: store.clone(),
+    };
+    println!();
+    println!(
+        "$ catclass sweep {features} wheaten_terrier yorkshire_terrier --fractions 0.1,...,0.9 \\
+         --repeats 5 --out {out}"
+    );
+    crate::sweep::execute(&cfg, pool, &out)
 }

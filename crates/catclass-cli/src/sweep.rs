@@ -62,10 +62,16 @@ pub fn run(args: SweepArgs) -> Result<()> {
         store: store.clone(),
     };
     let pool = ThreadPool::new(args.run.threads)?;
+    execute(&cfg, &pool, &args.out)
+}
+
+/// Runs the sweep of `cfg` on `pool`, writes `sweep.csv`, `sweep.svg` and `sweep.png` into
+/// `out`, and prints the table and where the files are.
+pub fn execute(cfg: &SweepConfig, pool: &ThreadPool, out: &str) -> Result<()> {
     let t = Instant::now();
-    let result = sweep(&cfg, &pool)?;
+    let result = sweep(cfg, pool)?;
     let seconds = t.elapsed().as_secs_f64();
-    let out = Location::create(&args.out, &store)?;
+    let out = Location::create(out, &cfg.store)?;
     let chart = result.chart()?;
     catclass_svm::store::block_on(async {
         write_text(&out, "sweep.csv", &result.to_csv()).await?;
