@@ -37,16 +37,16 @@ pub fn print_summary(o: &MulticlassOutcome, out: &Location) {
     let updates = r.models.iter().map(|m| m.updates);
     println!(
         "{}: {} models, {}..{} updates each, {} converged; {} threads",
-        r.solver,
+        r.run.solver,
         r.models.len(),
         updates.clone().min().unwrap_or(0),
         updates.max().unwrap_or(0),
         converged,
-        r.threads
+        r.run.threads
     );
     println!(
         "time: load {:.3} s, train {:.3} s, evaluate {:.3} s",
-        r.timings.load_seconds, r.timings.train_seconds, r.timings.eval_seconds
+        r.run.timings.load_seconds, r.run.timings.train_seconds, r.run.timings.eval_seconds
     );
     println!(
         "wrote {}, {}, {}; confusion matrix plots {}, {}",

@@ -11,8 +11,8 @@ use crate::model_file::{
     ClassModel, MODEL_FORMAT, MODEL_VERSION, MulticlassModelFile, MulticlassTask, SavedModel,
     TrainingRecord,
 };
-use crate::pipeline::{Evaluation, Stage, Timings, read_checked};
-use crate::solver::{Solver, SolverRecord};
+use crate::pipeline::{Evaluation, RunRecord, Stage, Timings, read_checked};
+use crate::solver::Solver;
 use crate::split::stratified_split;
 use crate::{Executor, SvmError};
 use catclass_sgd::multiclass::argmax;
@@ -73,34 +73,15 @@ pub struct MulticlassCounts {
 pub struct MulticlassReport {
     /// Always `one-vs-rest`.
     pub task: MulticlassTask,
-    /// Feature location.
-    pub features: String,
-    /// Separate test location, if any.
-    pub test_features: Option<String>,
-    /// `mllib-sgd` or `dcd`.
-    pub solver: String,
     /// Test metrics (accuracy, baseline, balanced accuracy, per class, confusion).
     pub metrics: MulticlassMetrics,
     /// Row counts.
     pub counts: MulticlassCounts,
     /// Per model.
     pub models: Vec<ModelTraining>,
-    /// Solver settings.
-    pub params: SolverRecord,
-    /// Split seed.
-    pub seed: u64,
-    /// Share of each class used for training, when split.
-    pub train_fraction: Option<f64>,
-    /// Worker threads used.
-    pub threads: usize,
-    /// Processes used.
-    pub ranks: usize,
-    /// Stage times.
-    pub timings: Timings,
-    /// Warnings a reader must see.
-    pub warnings: Vec<String>,
-    /// catclass-svm version.
-    pub catclass_version: String,
+    /// What the run used and how it ran (the fields a binary report has too).
+    #[serde(flatten)]
+    pub run: RunRecord,
 }
 
 /// A trained one-vs-rest model with its report.
@@ -124,7 +105,7 @@ impl MulticlassOutcome {
             r.counts.feature_dim
         );
         s.push_str(&r.metrics.to_text());
-        for w in &r.warnings {
+        for w in &r.run.warnings {
             s.push_str(&format!("warning: {w}\n"));
         }
         s
@@ -308,9 +289,6 @@ pub fn train_multiclass<E: Executor>(
     };
     let report = MulticlassReport {
         task: MulticlassTask::OneVsRest,
-        features: cfg.features.clone(),
-        test_features,
-        solver: cfg.solver.name().to_string(),
         counts: MulticlassCounts {
             train_rows: total,
             test_rows: test.len(),
@@ -330,18 +308,23 @@ pub fn train_multiclass<E: Executor>(
             })
             .collect(),
         metrics,
-        params,
-        seed: cfg.seed,
-        train_fraction,
-        threads: exec.threads(),
-        ranks: exec.ranks(),
-        timings: Timings {
-            load_seconds,
-            train_seconds,
-            eval_seconds,
+        run: RunRecord {
+            features: cfg.features.clone(),
+            test_features,
+            solver: cfg.solver.name().to_string(),
+            params,
+            seed: cfg.seed,
+            train_fraction,
+            threads: exec.threads(),
+            ranks: exec.ranks(),
+            timings: Timings {
+                load_seconds,
+                train_seconds,
+                eval_seconds,
+            },
+            warnings,
+            catclass_version: version,
         },
-        warnings,
-        catclass_version: version,
     };
     Ok(MulticlassOutcome { model, report })
 }
