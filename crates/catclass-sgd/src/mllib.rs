@@ -212,7 +212,7 @@ impl SgdParams {
 #[inline(always)]
 pub(crate) fn hinge(s: f64, margin: f64) -> Option<f64> {
     let sm = s * margin;
-    (1.0 > sm).then(|| 1.0 - sm)
+    (1.0 > sm).then_some(1.0 - sm)
 }
 
 /// One model's state between passes of MLlib's loop: the weights, `regVal`, the previous

@@ -6,7 +6,7 @@
 //! without fonts. The PNG is rendered into memory and encoded with `png`, so both files can go
 //! to any [`catclass_store::Location`].
 
-use crate::sweep::{Sweep, SweepPoint};
+use crate::sweep::{Metric, Sweep};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -94,7 +94,7 @@ fn render<D: Draw>(chart: &'static str, size: (u32, u32), what: &D) -> Result<Ch
 }
 
 /// The three metrics of a sweep chart and their colours.
-const METRICS: [(&str, RGBColor, fn(&SweepPoint) -> f64); 3] = [
+const METRICS: [(&str, RGBColor, Metric); 3] = [
     ("accuracy", RGBColor(31, 119, 180), |p| p.accuracy),
     ("balanced accuracy", RGBColor(44, 160, 44), |p| {
         p.balanced_accuracy
@@ -360,6 +360,7 @@ fn encode_png(chart: &'static str, rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sweep::SweepPoint;
     use std::collections::HashSet;
 
     /// Decodes a PNG: width, height, RGB bytes.
