@@ -71,13 +71,8 @@ pub(crate) fn add_gradients<T: Element>(
     scratch: &mut Scratch,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if crate::kernel::simd_available()
-        && rows
-            .iter()
-            .all(|r| r.iter().all(|v| v.to_f64().is_finite()))
-    {
-        // SAFETY: AVX2 and FMA were detected; the rows are finite (so `fma(±1, x, g)` rounds
-        // as `g ± x`).
+    if crate::kernel::simd_available() {
+        // SAFETY: AVX2 and FMA were detected.
         unsafe { x86::add_gradients(rows, coef, models, grads, scratch) };
         return;
     }
@@ -101,6 +96,21 @@ mod x86 {
 
     /// Columns per tile (a multiple of 4): 32 rows and 37 models of this many `f64` stay in L2.
     const TILE: usize = 256;
+
+    /// Asks for `rows[..][from .. from + len]` (clamped to the row) to be brought into cache.
+    #[inline(always)]
+    fn prefetch<T: Element>(rows: &[&[T]], from: usize, len: usize) {
+        let step = 64 / core::mem::size_of::<T>();
+        for row in rows {
+            let end = (from + len).min(row.len());
+            let mut e = from;
+            while e < end {
+                // SAFETY: `e` is inside the row; a prefetch has no other effect.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().add(e) as *const i8) };
+                e += step;
+            }
+        }
+    }
 
     /// Converts `src` into `dst`; returns whether every value is finite.
     #[inline(always)]
@@ -207,6 +217,7 @@ mod x86 {
                 let src = &rows[q.min(n - 1)][t0..t0 + len];
                 let _ = convert(src, &mut scratch.xs[q * TILE..q * TILE + len]);
             }
+            prefetch(rows, t0 + len, TILE);
             let mut j = 0;
             while j < models {
                 let m = (models - j).min(3);
@@ -243,7 +254,7 @@ mod x86 {
         scratch: &mut Scratch,
     ) {
         let n = rows.len();
-        if n == 0 {
+        if n == 0 || coef[..n * models].iter().all(|c| *c == 0.0) {
             return;
         }
         let d = rows[0].len();
@@ -258,6 +269,7 @@ mod x86 {
                     &mut scratch.xs[q * TILE..q * TILE + len],
                 );
             }
+            prefetch(rows, t0 + len, TILE);
             let xs = &scratch.xs;
             for j in 0..models {
                 // The rows with a nonzero coefficient for model `j`, in order.
