@@ -33,6 +33,7 @@ fn options(server: &S3Server, concurrency: usize) -> StoreOptions {
             region: Some(REGION.into()),
             ..S3Options::default()
         },
+        ..StoreOptions::default()
     }
 }
 

@@ -24,6 +24,9 @@ pub struct DemoArgs {
     /// Features per image (VGG16 fc2 has 4096).
     #[arg(long, default_value_t = 4096)]
     pub dim: usize,
+    /// The shipped photos for the real-image path.
+    #[arg(long, default_value = "../shared/images")]
+    pub photos: std::path::PathBuf,
     #[command(flatten)]
     pub solver: SolverArgs,
     #[command(flatten)]
@@ -104,7 +107,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
             t.elapsed().as_secs_f64()
         );
     }
-    demo_sweep(&args, &features_spec, &store, &pool)
+    demo_sweep(&args, &features_spec, &store, &pool)?;
+    crate::demo_photos::run(&args.dir, &args.photos, args.seed, &pool, &store)?;
+    Ok(())
 }
 
 /// The demo's sweep: one vs one, 9 training shares x 5 repeats, with its plots.
@@ -126,8 +131,7 @@ fn demo_sweep(
     };
     println!();
     println!(
-        "$ catclass sweep {features} wheaten_terrier yorkshire_terrier --fractions 0.1,...,0.9 \\
-         --repeats 5 --out {out}"
+        "$ catclass sweep {features} wheaten_terrier yorkshire_terrier --repeats 5 --out {out}"
     );
     crate::sweep::execute(&cfg, pool, &out)
 }

@@ -1,8 +1,11 @@
 //! `catclass`: the whole pipeline from the command line.
 
 mod demo;
+mod demo_photos;
 mod eval;
+mod extract;
 mod multiclass;
+mod predict;
 mod progress;
 mod sweep;
 mod train;
@@ -20,10 +23,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Images to feature files (the seed's JSON + a shard): resumable, all cores, local or S3.
+    Extract(extract::ExtractArgs),
     /// Train one class against another (or against all with `None`) and report on test rows.
     Train(train::TrainArgs),
     /// Score a saved model.json on the feature files of a location.
     Eval(eval::EvalArgs),
+    /// Classify new images with a saved model (features extracted as for its training).
+    Predict(predict::PredictArgs),
     /// Train and score at several training shares and seeds: sweep.csv (and plots).
     Sweep(sweep::SweepArgs),
     /// Run the main job offline on generated data shaped like Oxford-IIIT Pet features.
@@ -33,6 +40,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Extract(args) => extract::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Train(args) => train::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Eval(args) => eval::run(args),

@@ -183,6 +183,11 @@ pub struct RunArgs {
     /// exponential backoff.
     #[arg(long, default_value_t = 8)]
     pub s3_retries: usize,
+    /// Which features to read from a folder holding both JSON files and
+    /// features.safetensors: auto (the shard when it holds exactly the folder's JSON files),
+    /// json, or shard.
+    #[arg(long, default_value = "auto")]
+    pub feature_format: catclass_svm::store::FeatureFormat,
 }
 
 impl RunArgs {
@@ -195,6 +200,7 @@ impl RunArgs {
                 max_retries: self.s3_retries,
                 ..Default::default()
             },
+            feature_format: self.feature_format,
         }
     }
 }
@@ -271,23 +277,36 @@ fn run_on<E: Executor>(args: &TrainArgs, cfg: &TrainConfig, exec: &E) -> Result<
 pub struct ReportedElsewhere;
 
 /// Runs `catclass train` as one MPI rank.
-///
-/// Failures that every rank agreed on (a bad file or object on any rank, found before or
-/// during training) are printed once, by rank 0, and every rank exits non-zero. Any other
-/// failure (one only this rank saw, at a point where the others may be waiting for it) is
-/// printed with the rank and stops the whole job with `MPI_Abort`, so no rank hangs.
-#[cfg(feature = "mpi")]
 fn run_mpi(args: &TrainArgs) -> Result<()> {
+    with_mpi(args.run.threads, |exec| {
+        let cfg = config(args)?;
+        run_on(args, &cfg, exec)
+    })
+}
+
+/// Runs `f` as one MPI rank (`threads` workers inside the rank).
+///
+/// Failures that every rank agreed on (a bad file or object on any rank) are printed once, by
+/// rank 0, and every rank exits non-zero. Any other failure (one only this rank saw, at a
+/// point where the others may be waiting for it) is printed with the rank and stops the whole
+/// job with `MPI_Abort`, so no rank hangs.
+#[cfg(feature = "mpi")]
+pub fn with_mpi(
+    threads: usize,
+    f: impl FnOnce(&catclass_svm::exec::MpiExecutor) -> Result<()>,
+) -> Result<()> {
     use catclass_svm::SvmError;
     use catclass_svm::exec::{ExecError, MpiExecutor};
     use catclass_svm::sgd::TrainError;
-    let exec = MpiExecutor::init(args.run.threads)?;
-    let result = config(args).and_then(|cfg| run_on(args, &cfg, &exec));
-    let Err(e) = result else { return Ok(()) };
+    let exec = MpiExecutor::init(threads)?;
+    let Err(e) = f(&exec) else { return Ok(()) };
+    if e.downcast_ref::<ReportedElsewhere>().is_some() {
+        return Err(e);
+    }
     let agreed = matches!(
         e.downcast_ref::<SvmError>(),
         Some(SvmError::Exec(ExecError::Rank { .. }) | SvmError::Train(TrainError::Reduce(_)))
-    );
+    ) || matches!(e.downcast_ref::<ExecError>(), Some(ExecError::Rank { .. }));
     if agreed {
         return if exec.rank() == 0 {
             Err(e)
@@ -299,13 +318,14 @@ fn run_mpi(args: &TrainArgs) -> Result<()> {
     exec.abort(1)
 }
 
-/// Without the `mpi` feature: a clear refusal.
+/// Without the `mpi` feature: a clear refusal (`f` is never called; its executor type only
+/// keeps callers generic).
 #[cfg(not(feature = "mpi"))]
-fn run_mpi(_args: &TrainArgs) -> Result<()> {
+pub fn with_mpi(_threads: usize, _f: impl FnOnce(&ThreadPool) -> Result<()>) -> Result<()> {
     anyhow::bail!(
         "--executor mpi: this catclass was built without MPI; rebuild it with \
          `cargo build --release -p catclass-cli --features mpi` (needs Open MPI and libclang) \
-         and start it with `mpirun -np N catclass train ... --executor mpi`"
+         and start it under `mpirun -np N catclass ... --executor mpi`"
     )
 }
 

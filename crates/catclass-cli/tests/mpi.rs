@@ -257,3 +257,100 @@ fn model_from_s3_is_identical_for_every_rank_count() {
         );
     }
 }
+
+/// `mpirun -np ranks catclass extract <args> --executor mpi --threads 1`.
+fn mpirun_extract(ranks: usize, args: &[String]) -> Output {
+    let mut cmd = Command::new("mpirun");
+    cmd.args(["--oversubscribe", "--allow-run-as-root", "-np"])
+        .arg(ranks.to_string())
+        .arg(env!("CARGO_BIN_EXE_catclass"))
+        .arg("extract")
+        .args(args)
+        .args(["--executor", "mpi", "--threads", "1"]);
+    run_guarded(cmd)
+}
+
+/// Every file of `dir`, by name, with its bytes.
+fn files_in(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_str().unwrap().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Ranks split the images; the feature files, the shard and the manifest are the same bytes as
+/// one process writes, for 2 and 3 ranks. A bad image on some rank is named, the job exits
+/// non-zero, and every other image is extracted.
+#[test]
+fn extract_on_ranks_writes_what_one_process_writes() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/images");
+    let imgs = tempfile::tempdir().unwrap();
+    catclass_svm::photos::photo_variants(
+        &[
+            (&shared.join("chelsea.jpg"), "cat"),
+            (&shared.join("darknet-dog.jpg"), "dog"),
+        ],
+        4,
+        9,
+        imgs.path(),
+    )
+    .unwrap();
+    let one = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_catclass"));
+    cmd.arg("extract")
+        .arg(imgs.path())
+        .arg("--out")
+        .arg(one.path());
+    assert_ok("extract on threads", &run_guarded(cmd));
+    let expected = files_in(one.path());
+    assert_eq!(
+        expected.len(),
+        8 + 2,
+        "8 feature files, the shard and the manifest"
+    );
+    for ranks in [2, 3] {
+        let out = tempfile::tempdir().unwrap();
+        let run = mpirun_extract(
+            ranks,
+            &s(&[
+                imgs.path().to_str().unwrap(),
+                "--out",
+                out.path().to_str().unwrap(),
+            ]),
+        );
+        assert_ok(&format!("extract on {ranks} ranks"), &run);
+        assert_eq!(files_in(out.path()), expected, "{ranks} ranks");
+    }
+
+    std::fs::write(imgs.path().join("dog_9.png"), b"not a png").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = mpirun_extract(
+        3,
+        &s(&[
+            imgs.path().to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+        ]),
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "the job should fail:\n{stderr}");
+    assert!(
+        stderr.contains("dog_9.png") && stderr.contains("rank"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 of 9 images failed"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let written = files_in(out.path());
+    assert_eq!(written.len(), 8 + 2);
+    for (name, bytes) in &expected {
+        if name.ends_with(".json") {
+            assert_eq!(&written[name], bytes, "{name}");
+        }
+    }
+}

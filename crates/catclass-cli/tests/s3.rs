@@ -256,3 +256,143 @@ fn a_stopped_server_fails_cleanly_and_a_rerun_after_restart_completes() {
     ok(&catclass(&args, &env));
     assert!(s3_file(&server, "results/resultat.txt").starts_with("Bengal"));
 }
+
+/// Every regular file under `dir`, by name, with its bytes.
+fn files_in(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_str().unwrap().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// 15 cat and 15 dog variants of the shipped photos (generated), locally and on S3.
+fn photos(server: &S3Server, dir: &Path) {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/images");
+    let (cat, dog) = (shared.join("chelsea.jpg"), shared.join("darknet-dog.jpg"));
+    let files =
+        catclass_svm::photos::photo_variants(&[(&cat, "cat"), (&dog, "dog")], 15, 5, dir).unwrap();
+    let remote = Location::create(&format!("s3://{BUCKET}/images"), &direct(server)).unwrap();
+    for f in files {
+        let name = f.file_name().unwrap().to_str().unwrap().to_string();
+        block_on(remote.put(&name, std::fs::read(&f).unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn extract_and_train_on_s3_match_the_local_run_and_resume_after_the_server_died() {
+    let mut server = S3Server::start_with_bucket(BUCKET).expect("start s3s-fs");
+    let dir = tempfile::tempdir().unwrap();
+    let (imgs, feats, out) = (
+        dir.path().join("images"),
+        dir.path().join("features"),
+        dir.path().join("out"),
+    );
+    photos(&server, &imgs);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    ok(&catclass(
+        &["extract", &s(&imgs), "--out", &s(&feats), "--batch", "4"],
+        &[],
+    ));
+    ok(&catclass(
+        &["train", &s(&feats), "cat", "dog", "--out", &s(&out)],
+        &[],
+    ));
+
+    // The same on S3, the server killed once a few feature files are written.
+    let env = server.env();
+    let remote_feats = format!("s3://{BUCKET}/photo-features");
+    let extract_args = [
+        "extract",
+        "s3://pets/images/",
+        "--out",
+        &remote_feats,
+        "--batch",
+        "1",
+        "--threads",
+        "1",
+        "--s3-retries",
+        "1",
+    ];
+    let child = Command::new(env!("CARGO_BIN_EXE_catclass"))
+        .args(extract_args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let written = server.data_dir().join(BUCKET).join("photo-features");
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&written)
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".png.json"))
+            })
+            .count()
+        })
+        .unwrap_or(0)
+        < 3
+    {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "no feature file appeared on the server"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    server.stop();
+    let died = child.wait_with_output().unwrap();
+    assert!(
+        !died.status.success(),
+        "extract should fail when the server dies"
+    );
+    let stderr = String::from_utf8_lossy(&died.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("s3://pets/") && stderr.contains("cannot reach"),
+        "{stderr}"
+    );
+    // Nothing half-written: every feature object on the server is a whole, valid file.
+    for (name, bytes) in files_in(&written) {
+        if name.ends_with(".json") {
+            let v: Vec<f64> =
+                serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(v.len(), 1280, "{name}");
+        }
+    }
+
+    server.restart().expect("restart");
+    let rerun = catclass(&extract_args, &server.env());
+    ok(&rerun);
+    let stdout = String::from_utf8_lossy(&rerun.stdout);
+    assert!(
+        !stdout.contains(" 0 already there"),
+        "the rerun resumed: {stdout}"
+    );
+    assert_eq!(
+        files_in(&written),
+        files_in(&feats),
+        "features (JSON files, shard, manifest) on S3 equal the local ones byte for byte"
+    );
+    ok(&catclass(
+        &[
+            "train",
+            &remote_feats,
+            "cat",
+            "dog",
+            "--out",
+            &format!("s3://{BUCKET}/photo-results"),
+        ],
+        &server.env(),
+    ));
+    assert_eq!(
+        s3_file(&server, "photo-results/model.json").replace(&remote_feats, &s(&feats)),
+        local_file(&out, "model.json")
+    );
+}

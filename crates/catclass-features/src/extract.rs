@@ -3,12 +3,12 @@
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::backend::{BackendError, FeatureBackend};
-use crate::image::{DecodeLimits, ImageError, Rgb8Image, load_image};
+use crate::image::{DecodeLimits, ImageError, Rgb8Image, decode_image};
 use crate::preprocess::Preprocess;
 
 /// Why one image gave no features. Every variant names the file.
@@ -63,6 +63,18 @@ pub struct Outcome {
     pub result: Result<Vec<f32>, ExtractError>,
 }
 
+/// One image's encoded bytes (or why they could not be read), as a source hands them to
+/// [`Extractor::run_source`].
+#[derive(Debug)]
+pub struct EncodedImage {
+    /// Position of the image in the run (reported back in its [`Outcome`]).
+    pub index: usize,
+    /// The file or object, for messages.
+    pub path: PathBuf,
+    /// The JPEG or PNG bytes.
+    pub bytes: Result<Vec<u8>, ImageError>,
+}
+
 /// Counts and times of a [`Extractor::run`].
 ///
 /// Stage times are summed over worker threads (thread time, not wall time): their ratios say
@@ -75,7 +87,9 @@ pub struct RunSummary {
     pub failed: usize,
     /// Images not attempted because the sink asked to stop.
     pub skipped: usize,
-    /// Reading and decoding files.
+    /// Waiting for the source (reading files, or objects not yet fetched).
+    pub read: Duration,
+    /// Decoding images.
     pub decode: Duration,
     /// Resizing, cropping, normalising.
     pub preprocess: Duration,
@@ -194,31 +208,60 @@ impl Extractor {
     /// A bad file gives an error outcome and the run goes on. When `sink` returns
     /// `ControlFlow::Break`, workers finish the batch they hold (its outcomes are dropped) and
     /// start no other; the summary counts the images never handed to `sink` as skipped.
-    pub fn run<S>(&self, paths: &[PathBuf], mut sink: S) -> RunSummary
+    pub fn run<S>(&self, paths: &[PathBuf], sink: S) -> RunSummary
     where
         S: FnMut(Outcome) -> ControlFlow<()>,
     {
+        let files = paths.iter().enumerate().map(|(index, path)| EncodedImage {
+            index,
+            bytes: std::fs::read(path).map_err(|source| ImageError::Io {
+                path: path.clone(),
+                source,
+            }),
+            path: path.clone(),
+        });
+        self.run_source(paths.len(), files, sink)
+    }
+
+    /// Like [`Self::run`], over `total` encoded images pulled from `source` (files, objects
+    /// fetched ahead from a store, bytes in memory).
+    ///
+    /// Workers take a batch of images from `source` under a lock (so `source` should be cheap
+    /// per item: a channel fed by a prefetcher, or a local read) and decode, preprocess and run
+    /// it outside the lock. Time spent in `source` is [`RunSummary::read`].
+    pub fn run_source<I, S>(&self, total: usize, source: I, mut sink: S) -> RunSummary
+    where
+        I: Iterator<Item = EncodedImage> + Send,
+        S: FnMut(Outcome) -> ControlFlow<()>,
+    {
         let start = Instant::now();
-        let n_batches = paths.len().div_ceil(self.batch);
-        let next = AtomicUsize::new(0);
+        let source = Mutex::new(source.fuse());
         let stop = AtomicBool::new(false);
-        let times = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+        let times = [
+            AtomicU64::new(0),
+            AtomicU64::new(0),
+            AtomicU64::new(0),
+            AtomicU64::new(0),
+        ];
         let mut summary = RunSummary::default();
-        let workers = self.threads.min(n_batches.max(1));
+        let workers = self.threads.min(total.div_ceil(self.batch).max(1));
         std::thread::scope(|scope| {
             let (tx, rx) = mpsc::sync_channel::<Vec<Outcome>>(workers * 2);
             for _ in 0..workers {
                 let tx = tx.clone();
-                let (next, stop, times) = (&next, &stop, &times);
+                let (source, stop, times) = (&source, &stop, &times);
                 scope.spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        let b = next.fetch_add(1, Ordering::Relaxed);
-                        if b >= n_batches {
+                        let t = Instant::now();
+                        let batch: Vec<EncodedImage> = {
+                            let mut src = source.lock().unwrap_or_else(|e| e.into_inner());
+                            src.by_ref().take(self.batch).collect()
+                        };
+                        times[3].fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                        if batch.is_empty() {
                             break;
                         }
-                        let lo = b * self.batch;
-                        let hi = (lo + self.batch).min(paths.len());
-                        let outcomes = self.run_batch(lo, &paths[lo..hi], times);
+                        let outcomes = self.run_batch(batch, times);
                         if tx.send(outcomes).is_err() {
                             break;
                         }
@@ -243,28 +286,29 @@ impl Extractor {
                 }
             }
         });
-        summary.skipped = paths.len() - summary.ok - summary.failed;
+        summary.skipped = total.saturating_sub(summary.ok + summary.failed);
         let d = |i: usize| Duration::from_nanos(times[i].load(Ordering::Relaxed));
         summary.decode = d(0);
         summary.preprocess = d(1);
         summary.model = d(2);
+        summary.read = d(3);
         summary.wall = start.elapsed();
         summary
     }
 
-    /// Decodes, preprocesses and runs the files `paths` (the first being number `first`).
-    fn run_batch(&self, first: usize, paths: &[PathBuf], times: &[AtomicU64; 3]) -> Vec<Outcome> {
+    /// Decodes, preprocesses and runs one batch of encoded images.
+    fn run_batch(&self, batch: Vec<EncodedImage>, times: &[AtomicU64; 4]) -> Vec<Outcome> {
         let input = self.backend.input();
         let per = input.len();
-        let mut buf = Vec::with_capacity(paths.len() * per);
-        let mut outcomes = Vec::with_capacity(paths.len());
-        let mut good = Vec::with_capacity(paths.len());
+        let mut buf = Vec::with_capacity(batch.len() * per);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut good: Vec<(usize, PathBuf)> = Vec::with_capacity(batch.len());
         let add = |i: usize, t: Instant| {
             times[i].fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
         };
-        for (i, path) in paths.iter().enumerate() {
+        for EncodedImage { index, path, bytes } in batch {
             let t = Instant::now();
-            let img = load_image(path, &self.limits);
+            let img = bytes.and_then(|b| decode_image(&b, &path, &self.limits));
             add(0, t);
             match img {
                 Ok(img) => {
@@ -274,11 +318,11 @@ impl Extractor {
                     self.preprocess
                         .apply_into(&img, input.layout, &mut buf[at..]);
                     add(1, t);
-                    good.push(i);
+                    good.push((index, path));
                 }
                 Err(e) => outcomes.push(Outcome {
-                    index: first + i,
-                    path: path.clone(),
+                    index,
+                    path,
                     result: Err(e.into()),
                 }),
             }
@@ -292,24 +336,24 @@ impl Extractor {
         match result {
             Ok(feats) => {
                 let dim = self.backend.output().dim;
-                for (&i, f) in good.iter().zip(feats.chunks_exact(dim)) {
+                for ((index, path), f) in good.into_iter().zip(feats.chunks_exact(dim)) {
                     outcomes.push(Outcome {
-                        index: first + i,
-                        path: paths[i].clone(),
+                        index,
+                        path,
                         result: Ok(f.to_vec()),
                     });
                 }
             }
             Err(e) => {
                 let e = Arc::new(e);
-                for &i in &good {
+                for (index, path) in good {
                     outcomes.push(Outcome {
-                        index: first + i,
-                        path: paths[i].clone(),
+                        index,
                         result: Err(ExtractError::Inference {
-                            path: paths[i].clone(),
+                            path: path.clone(),
                             source: e.clone(),
                         }),
+                        path,
                     });
                 }
             }

@@ -40,7 +40,7 @@ pub mod resize;
 mod tract_backend;
 
 pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec};
-pub use extract::{ExtractError, Extractor, Outcome, RunSummary, SizeMismatch};
+pub use extract::{EncodedImage, ExtractError, Extractor, Outcome, RunSummary, SizeMismatch};
 pub use image::{DecodeLimits, ImageError, Rgb8Image, decode_image, load_image};
 pub use model::{
     DEFAULT_LAYER, DEFAULT_MODEL_NAME, DEFAULT_MODEL_ONNX, DEFAULT_PRESET, ModelSource,

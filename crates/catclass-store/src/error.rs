@@ -62,6 +62,22 @@ pub enum StoreError {
         /// Classes found there.
         known: Vec<String>,
     },
+    /// A feature shard that is not valid.
+    #[error("{file}: not a valid feature shard: {problem}")]
+    BadShard {
+        /// Full location of the shard.
+        file: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Features asked in a format the location does not hold.
+    #[error("{location}: {problem}")]
+    FeatureFormat {
+        /// The folder or prefix.
+        location: String,
+        /// What is missing or inconsistent.
+        problem: String,
+    },
     /// A JSON document (model, report) that could not be read.
     #[error("{file}: {reason}")]
     Document {

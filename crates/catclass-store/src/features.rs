@@ -3,7 +3,10 @@
 use crate::error::{Result, StoreError};
 use crate::location::Location;
 use crate::seed_json;
+use crate::shard::{self, FeatureModel, SHARD_FILE, ShardHeader};
 use futures::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The class of a feature file: its name less the last `_` part
 /// (`wheaten_terrier_12.jpg.json` -> `wheaten_terrier`), as the seed derived it.
@@ -99,40 +102,163 @@ impl FeatureSet {
     }
 }
 
+/// Which features to read from a location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FeatureFormat {
+    /// The shard ([`SHARD_FILE`]) when there is one and it holds exactly the JSON files of the
+    /// folder (or there are none); the JSON files otherwise.
+    #[default]
+    Auto,
+    /// The seed's JSON files only.
+    Json,
+    /// The shard only.
+    Shard,
+}
+
+impl std::str::FromStr for FeatureFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(FeatureFormat::Auto),
+            "json" => Ok(FeatureFormat::Json),
+            "shard" => Ok(FeatureFormat::Shard),
+            _ => Err(format!(
+                "unknown feature format {s:?} (auto, json or shard)"
+            )),
+        }
+    }
+}
+
+/// Where a catalog's rows are read from.
+#[derive(Debug, Clone)]
+pub enum FeatureSource {
+    /// One seed JSON file per row.
+    Json,
+    /// Rows of a shard.
+    Shard {
+        /// The shard's object name in the location.
+        file: String,
+        /// Its header.
+        header: Arc<ShardHeader>,
+        /// Row of each feature file name.
+        rows: Arc<HashMap<String, usize>>,
+    },
+}
+
 /// The feature files of one location, listed once.
 #[derive(Debug, Clone)]
 pub struct FeatureCatalog {
     location: Location,
     entries: Vec<FeatureEntry>,
+    source: FeatureSource,
+}
+
+fn entry_of(location: &Location, name: String) -> Result<FeatureEntry> {
+    let Some(class) = class_of(&name) else {
+        return Err(StoreError::BadFileName {
+            file: location.describe(&name),
+        });
+    };
+    let class = class.to_string();
+    Ok(FeatureEntry { name, class })
 }
 
 impl FeatureCatalog {
-    /// Lists `*.json` directly in `location`, sorted by name (code-point order).
+    /// Lists `location` once and chooses its features per [`FeatureFormat::Auto`].
     pub async fn list(location: &Location) -> Result<Self> {
-        let mut entries = Vec::new();
+        Self::list_as(location, FeatureFormat::Auto).await
+    }
+
+    /// Lists `location` once: `*.json` directly in it, and the shard [`SHARD_FILE`]; entries
+    /// sorted by name (code-point order), whichever the source.
+    pub async fn list_as(location: &Location, format: FeatureFormat) -> Result<Self> {
+        let mut json_names = Vec::new();
+        let mut has_shard = false;
         for meta in location.list().await? {
             let name = location.name_of(&meta);
-            if !name.ends_with(".json") {
-                continue;
+            if name == SHARD_FILE {
+                has_shard = true;
+            } else if name.ends_with(".json") {
+                json_names.push(name);
             }
-            let Some(class) = class_of(&name) else {
-                return Err(StoreError::BadFileName {
-                    file: location.describe(&name),
-                });
-            };
-            let class = class.to_string();
-            entries.push(FeatureEntry { name, class });
         }
+        json_names.sort();
+        let use_shard = match format {
+            FeatureFormat::Json => false,
+            FeatureFormat::Shard if !has_shard => {
+                return Err(StoreError::FeatureFormat {
+                    location: location.to_string(),
+                    problem: format!("no feature shard {SHARD_FILE} here"),
+                });
+            }
+            FeatureFormat::Shard => true,
+            FeatureFormat::Auto => has_shard,
+        };
+        let (names, source) = if use_shard {
+            let header = shard::read_header(location, SHARD_FILE).await?;
+            let mut names = header.names.clone();
+            names.sort();
+            if format == FeatureFormat::Auto && !json_names.is_empty() && names != json_names {
+                // The folder changed since the shard was written: the JSON files are the truth.
+                (json_names, FeatureSource::Json)
+            } else {
+                let rows = header
+                    .names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.clone(), i))
+                    .collect::<HashMap<_, _>>();
+                if rows.len() != header.rows() {
+                    return Err(StoreError::BadShard {
+                        file: location.describe(SHARD_FILE),
+                        problem: "the same file name is given to two rows".into(),
+                    });
+                }
+                let source = FeatureSource::Shard {
+                    file: SHARD_FILE.to_string(),
+                    header: Arc::new(header),
+                    rows: Arc::new(rows),
+                };
+                (names, source)
+            }
+        } else {
+            (json_names, FeatureSource::Json)
+        };
+        let entries = names
+            .into_iter()
+            .map(|n| entry_of(location, n))
+            .collect::<Result<Vec<_>>>()?;
         if entries.is_empty() {
             return Err(StoreError::NoFeatureFiles {
                 location: location.to_string(),
             });
         }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(FeatureCatalog {
             location: location.clone(),
             entries,
+            source,
         })
+    }
+
+    /// Where the rows are read from.
+    pub fn source(&self) -> &FeatureSource {
+        &self.source
+    }
+
+    /// `shard <file>` or `json`, for reports.
+    pub fn source_name(&self) -> String {
+        match &self.source {
+            FeatureSource::Json => "json".to_string(),
+            FeatureSource::Shard { file, .. } => format!("shard {file}"),
+        }
+    }
+
+    /// What produced the features, when the shard records it.
+    pub fn feature_model(&self) -> Option<&FeatureModel> {
+        match &self.source {
+            FeatureSource::Shard { header, .. } => header.feature_model.as_ref(),
+            FeatureSource::Json => None,
+        }
     }
 
     /// Where the files are.
@@ -174,6 +300,27 @@ impl FeatureCatalog {
         concurrency: usize,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<FeatureSet> {
+        if let FeatureSource::Shard { file, header, rows } = &self.source {
+            let wanted = entries
+                .iter()
+                .map(|e| {
+                    rows.get(&e.name)
+                        .copied()
+                        .ok_or_else(|| StoreError::NotFound {
+                            location: format!("{} row {}", self.location.describe(file), e.name),
+                        })
+                })
+                .collect::<Result<Vec<usize>>>()?;
+            let values =
+                shard::read_rows(&self.location, file, header, &wanted, concurrency).await?;
+            progress(entries.len());
+            return Ok(FeatureSet {
+                names: entries.iter().map(|e| e.name.clone()).collect(),
+                classes: entries.iter().map(|e| e.class.clone()).collect(),
+                dim: if entries.is_empty() { 0 } else { header.dim },
+                values: FeatureMatrix::F32(values),
+            });
+        }
         let loc = &self.location;
         let parsed: Vec<Vec<f64>> = futures::stream::iter(entries.iter().cloned())
             .map(|entry| {

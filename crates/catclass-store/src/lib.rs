@@ -5,6 +5,7 @@
 //! * [`seed_json`]: the original program's feature files (one bare JSON array per image).
 //! * [`FeatureCatalog`]: a folder of feature files listed once, classes derived from names,
 //!   read with bounded concurrency and parsed as they arrive.
+//! * [`shard`]: many feature vectors in one `safetensors` file, read with ranged GETs.
 //! * [`documents`]: JSON and text documents (model, report) written atomically.
 //!
 //! The API is `async`; [`block_on`] runs it from synchronous code on a shared runtime.
@@ -15,11 +16,15 @@ pub mod features;
 pub mod location;
 pub mod s3;
 pub mod seed_json;
+pub mod shard;
 
 pub use error::{Result, StoreError};
-pub use features::{FeatureCatalog, FeatureEntry, FeatureMatrix, FeatureSet, class_of};
+pub use features::{
+    FeatureCatalog, FeatureEntry, FeatureFormat, FeatureMatrix, FeatureSet, FeatureSource, class_of,
+};
 pub use location::{Location, LocationKind, StoreOptions};
 pub use s3::{S3Credentials, S3Failure, S3FailureKind, S3Options};
+pub use shard::{FeatureModel, SHARD_FILE, ShardHeader};
 
 use std::sync::OnceLock;
 

@@ -19,6 +19,8 @@ pub struct StoreOptions {
     pub concurrency: usize,
     /// S3 region, retries and timeouts.
     pub s3: S3Options,
+    /// Which feature files to read from a folder holding both JSON files and a shard.
+    pub feature_format: crate::FeatureFormat,
 }
 
 impl Default for StoreOptions {
@@ -27,6 +29,7 @@ impl Default for StoreOptions {
             s3_endpoint: None,
             concurrency: 64,
             s3: S3Options::default(),
+            feature_format: crate::FeatureFormat::Auto,
         }
     }
 }

@@ -3,8 +3,8 @@
 
 use catclass_store::documents::{read_json, write_json};
 use catclass_store::{
-    FeatureCatalog, FeatureSet, Location, S3Credentials, S3FailureKind, S3Options, StoreError,
-    StoreOptions, block_on, seed_json,
+    FeatureCatalog, FeatureFormat, FeatureMatrix, FeatureSet, Location, S3Credentials,
+    S3FailureKind, S3Options, SHARD_FILE, StoreError, StoreOptions, block_on, seed_json, shard,
 };
 use catclass_testkit::{ACCESS_KEY, Fault, FaultPlan, FaultProxy, REGION, S3Server, SECRET_KEY};
 use futures::{StreamExt, TryStreamExt};
@@ -67,6 +67,7 @@ fn options(endpoint: String, secret: &str) -> StoreOptions {
             connect_timeout: Duration::from_secs(1),
             ..S3Options::default()
         },
+        ..StoreOptions::default()
     }
 }
 
@@ -318,4 +319,98 @@ fn a_flaky_network_is_survived_by_the_retries() {
         proxy.faults_injected(),
         proxy.requests()
     );
+}
+
+/// Writes the shard of `set` into `loc`.
+async fn write_shard(loc: &Location, set: &FeatureSet) {
+    let FeatureMatrix::F32(values) = &set.values else {
+        panic!("test features are float32")
+    };
+    shard::write(loc, SHARD_FILE, &set.names, set.dim, values, None)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn a_shard_on_s3_is_read_with_ranged_gets_exactly_as_the_json_files() {
+    let server = S3Server::start_with_bucket("shards").expect("start s3s-fs");
+    let files = feature_files(600, 1000);
+    let local = local_set(&files);
+    let opts = options(server.endpoint(), SECRET_KEY);
+    block_on(async {
+        let loc = Location::create("s3://shards/only-shard", &opts).unwrap();
+        write_shard(&loc, &local).await;
+        let cat = FeatureCatalog::list(&loc).await.unwrap();
+        assert_eq!(cat.source_name(), "shard features.safetensors");
+        assert_eq!(cat.entries().len(), 600);
+        let all = cat.read(cat.entries(), 8, &|_| {}).await.unwrap();
+        assert_eq!(all, local);
+        // A scattered subset, in a shuffled order: rows come back in the order asked.
+        let picked: Vec<_> = [599, 3, 4, 5, 250, 0]
+            .iter()
+            .map(|&i| cat.entries()[i].clone())
+            .collect();
+        let some = cat.read(&picked, 3, &|_| {}).await.unwrap();
+        let want: Vec<usize> = picked
+            .iter()
+            .map(|e| local.names.iter().position(|n| *n == e.name).unwrap())
+            .collect();
+        assert_eq!(some.values, local.values.select_rows(&want, local.dim));
+        assert_eq!(
+            some.names,
+            picked.iter().map(|e| e.name.clone()).collect::<Vec<_>>()
+        );
+    });
+}
+
+#[test]
+fn shards_beside_json_files_and_broken_shards() {
+    let files = feature_files(40, 16);
+    let local = local_set(&files);
+    let dir = tempfile::tempdir().unwrap();
+    write_local(dir.path(), &files);
+    let spec = dir.path().to_str().unwrap().to_string();
+    let opts = StoreOptions::default();
+    block_on(async {
+        let loc = Location::open(&spec, &opts).unwrap();
+        write_shard(&loc, &local).await;
+        // Same files in both: the shard is used, and gives the same rows.
+        let cat = FeatureCatalog::list(&loc).await.unwrap();
+        assert!(cat.source_name().starts_with("shard"));
+        assert_eq!(cat.read(cat.entries(), 4, &|_| {}).await.unwrap(), local);
+        let json = FeatureCatalog::list_as(&loc, FeatureFormat::Json)
+            .await
+            .unwrap();
+        assert_eq!(json.source_name(), "json");
+        // A JSON file added after the shard was written: the JSON files are the truth.
+        std::fs::write(dir.path().join("Abyssinian_999.jpg.json"), "[0.5]").unwrap();
+        let cat = FeatureCatalog::list(&loc).await.unwrap();
+        assert_eq!(cat.source_name(), "json");
+        assert_eq!(cat.entries().len(), 41);
+        // A truncated shard is refused, naming the file and the problem.
+        let path = dir.path().join(SHARD_FILE);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        let err = FeatureCatalog::list_as(&loc, FeatureFormat::Shard)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(SHARD_FILE) && err.contains("truncated"),
+            "{err}"
+        );
+        // Not a safetensors file at all.
+        std::fs::write(&path, b"\x05\x00\x00\x00\x00\x00\x00\x00hello").unwrap();
+        let err = FeatureCatalog::list_as(&loc, FeatureFormat::Shard)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(SHARD_FILE) && err.contains("header"), "{err}");
+        std::fs::remove_file(&path).unwrap();
+        let err = FeatureCatalog::list_as(&loc, FeatureFormat::Shard)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no feature shard"), "{err}");
+    });
 }

@@ -17,13 +17,17 @@
 //! ```
 //!
 //! The parts, each its own crate and re-exported here: [`sgd`] (the math, `no_std`),
-//! [`store`] (locations and formats), [`exec`] (threads, MPI).
+//! [`store`] (locations and formats), [`exec`] (threads, MPI), [`features`] (images to
+//! feature vectors).
 
+pub mod extract;
 pub mod metrics;
 pub mod model_file;
 pub mod multiclass;
+pub mod photos;
 pub mod pipeline;
 pub mod plot;
+pub mod predict;
 pub mod solver;
 pub mod split;
 pub mod sweep;
@@ -31,6 +35,7 @@ pub mod synthetic;
 pub mod task;
 
 pub use catclass_exec as exec;
+pub use catclass_features as features;
 pub use catclass_sgd as sgd;
 pub use catclass_store as store;
 
@@ -38,6 +43,9 @@ pub use catclass_exec::{Executor, ThreadPool};
 pub use catclass_sgd::dcd::{ClassWeight, Loss};
 pub use catclass_sgd::{LinearModel, MiniBatchSampling, SgdParams};
 pub use catclass_store::{Location, StoreOptions};
+pub use extract::{
+    BackendKind, ExtractConfig, ExtractProgress, ExtractReport, FeatureSpec, extract,
+};
 pub use metrics::{BinaryMetrics, Confusion, MulticlassMetrics};
 pub use model_file::{ModelFile, ModelFileError, MulticlassModelFile, SavedModel};
 pub use multiclass::{
@@ -45,6 +53,7 @@ pub use multiclass::{
     train_multiclass,
 };
 pub use pipeline::{Evaluation, Stage, TrainConfig, TrainOutcome, TrainReport, train};
+pub use predict::{ClassMargin, PredictConfig, Prediction, predict};
 pub use solver::{DcdConfig, FitSummary, Solver};
 pub use task::Task;
 

@@ -38,6 +38,13 @@ pub struct TrainingRecord {
     pub train_rows: usize,
     /// catclass-svm version that trained it.
     pub catclass_version: String,
+    /// Where the rows were read from (`json` or `shard <file>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_source: Option<String>,
+    /// The network, layer and preprocessing that produced the features, when the features
+    /// record it (`catclass predict` extracts new images the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_model: Option<catclass_store::FeatureModel>,
 }
 
 /// The content of `model.json`.
@@ -313,6 +320,8 @@ mod tests {
                 seed: 20,
                 train_rows: 3,
                 catclass_version: "0.1.0".into(),
+                feature_source: None,
+                feature_model: None,
             },
         }
     }

@@ -132,7 +132,7 @@ impl MulticlassOutcome {
 /// Lists `spec` and returns its catalog.
 async fn catalog(spec: &str, store: &StoreOptions) -> Result<FeatureCatalog, SvmError> {
     let loc = Location::open(spec, store)?;
-    Ok(FeatureCatalog::list(&loc).await?)
+    Ok(FeatureCatalog::list_as(&loc, store.feature_format).await?)
 }
 
 /// Trains one vs rest over every class of `cfg.features` and evaluates it on `exec`.
@@ -260,6 +260,7 @@ pub fn train_multiclass<E: Executor>(
         Evaluation::TestSet(s) => (Some(s.clone()), None),
     };
     let params = cfg.solver.record();
+    let (feature_source, feature_model) = crate::extract::feature_provenance(&train_catalog);
     let version = env!("CARGO_PKG_VERSION").to_string();
     let model = MulticlassModelFile {
         format: MODEL_FORMAT.to_string(),
@@ -285,6 +286,8 @@ pub fn train_multiclass<E: Executor>(
             seed: cfg.seed,
             train_rows: total,
             catclass_version: version.clone(),
+            feature_source,
+            feature_model,
         },
     };
     let report = MulticlassReport {
@@ -714,6 +717,8 @@ mod tests {
                 seed: 0,
                 train_rows: 0,
                 catclass_version: "0".into(),
+                feature_source: None,
+                feature_model: None,
             },
         });
         let pool = ThreadPool::new(1).unwrap();

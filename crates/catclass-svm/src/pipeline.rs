@@ -195,7 +195,7 @@ async fn task_entries(
     require: bool,
 ) -> Result<(FeatureCatalog, Vec<FeatureEntry>), SvmError> {
     let loc = Location::open(spec, store)?;
-    let catalog = FeatureCatalog::list(&loc).await?;
+    let catalog = FeatureCatalog::list_as(&loc, store.feature_format).await?;
     if require {
         catalog.require_class(task.positive())?;
         if let Task::OneVsOne { negative, .. } = task {
@@ -396,6 +396,7 @@ pub fn train<E: Executor>(
         Evaluation::TestSet(s) => (Some(s.clone()), None),
     };
     let params = cfg.solver.record();
+    let (feature_source, feature_model) = crate::extract::feature_provenance(&plan.train_catalog);
     let version = env!("CARGO_PKG_VERSION").to_string();
     let model = ModelFile {
         format: MODEL_FORMAT.to_string(),
@@ -414,6 +415,8 @@ pub fn train<E: Executor>(
             seed: cfg.seed,
             train_rows: total,
             catclass_version: version.clone(),
+            feature_source,
+            feature_model,
         },
     };
     let report = TrainReport {

@@ -180,7 +180,7 @@ pub fn sweep<E: Executor>(cfg: &SweepConfig, exec: &E) -> Result<Sweep, SvmError
     }
     let (entries, set) = catclass_store::block_on(async {
         let loc = Location::open(&cfg.features, &cfg.store)?;
-        let catalog = FeatureCatalog::list(&loc).await?;
+        let catalog = FeatureCatalog::list_as(&loc, cfg.store.feature_format).await?;
         if let Some(task) = &cfg.task {
             catalog.require_class(task.positive())?;
             if let Task::OneVsOne { negative, .. } = task {

@@ -1,0 +1,231 @@
+//! `catclass extract <IMAGES>... --out <FEATURES>`: images to the seed's feature files and a
+//! shard, resumable, on threads or MPI ranks.
+
+use crate::train::{ExecutorKind, RunArgs};
+use anyhow::Result;
+use catclass_svm::features::{ModelSource, Preset};
+use catclass_svm::{
+    BackendKind, Executor, ExtractConfig, ExtractProgress, ExtractReport, FeatureSpec, ThreadPool,
+};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Which network, layer, preprocessing and engine (shared by `extract` and `predict`).
+#[derive(Debug, Args, Clone)]
+pub struct FeatureArgs {
+    /// An ONNX network file (default: the embedded EfficientNet-Lite0, 1280 features). For
+    /// the seed's VGG16: a Keras VGG16 export with `--layer fc2 --preset keras-vgg16`.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The layer or tensor whose output are the features (default: `features` for the embedded
+    /// model, the network's first output otherwise).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Preprocessing: keras-vgg16, efficientnet-lite or torchvision (default for the embedded
+    /// model: efficientnet-lite; required with --model).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Inference engine: tract, or burn (when built with `--features burn`).
+    #[arg(long, default_value = "tract")]
+    pub backend: String,
+    /// Images per network call.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+}
+
+impl FeatureArgs {
+    /// The feature spec from the flags.
+    pub fn spec(&self) -> Result<FeatureSpec> {
+        let preset = match &self.preset {
+            Some(p) => Some(
+                p.parse::<Preset>()
+                    .map_err(|e| anyhow::anyhow!("--preset: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(FeatureSpec {
+            model: match &self.model {
+                Some(p) => ModelSource::Path(p.clone()),
+                None => ModelSource::Embedded,
+            },
+            layer: self.layer.clone(),
+            preset,
+            backend: self
+                .backend
+                .parse::<BackendKind>()
+                .map_err(|e| anyhow::anyhow!("--backend: {e}"))?,
+        })
+    }
+
+    /// Whether any of the network flags was given.
+    pub fn given(&self) -> bool {
+        self.model.is_some() || self.layer.is_some() || self.preset.is_some()
+    }
+}
+
+/// Arguments of `catclass extract`.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// Image files or folders (local, file://, s3://bucket/prefix); folders give their *.jpg,
+    /// *.jpeg and *.png.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Output folder: one `<image file name>.json` per image (the seed's format) and
+    /// features.safetensors (all rows, read much faster by `train`).
+    #[arg(long)]
+    pub out: String,
+    #[command(flatten)]
+    pub features: FeatureArgs,
+    /// Stop at the first image that cannot be read or decoded.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Do not write features.safetensors.
+    #[arg(long)]
+    pub no_shard: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// `threads` (one process) or `mpi` (ranks started by mpirun split the images).
+    #[arg(long, value_enum, default_value_t = ExecutorKind::Threads)]
+    pub executor: ExecutorKind,
+}
+
+/// Runs `catclass extract`.
+pub fn run(args: ExtractArgs) -> Result<()> {
+    match args.executor {
+        ExecutorKind::Threads => {
+            // One network call per worker at a time: the pool is the extraction workers.
+            let pool = ThreadPool::new(args.run.threads)?;
+            run_on(&args, &pool)
+        }
+        ExecutorKind::Mpi => crate::train::with_mpi(args.run.threads, |exec| run_on(&args, exec)),
+    }
+}
+
+fn config(args: &ExtractArgs) -> Result<ExtractConfig> {
+    Ok(ExtractConfig {
+        images: args.images.clone(),
+        out: args.out.clone(),
+        features: args.features.spec()?,
+        batch: args.features.batch.max(1),
+        threads: args.run.threads,
+        fail_fast: args.fail_fast,
+        shard: !args.no_shard,
+        store: args.run.store(),
+    })
+}
+
+fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
+    let cfg = config(args)?;
+    let lead = exec.rank() == 0;
+    let ranks = exec.ranks();
+    let rank = exec.rank();
+    let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
+    let report = catclass_svm::extract(&cfg, exec, &|p| {
+        let mut guard = bar.lock().unwrap_or_else(|e| e.into_inner());
+        match p {
+            ExtractProgress::Planned {
+                images,
+                already_done,
+                local_todo,
+            } => {
+                if lead {
+                    eprintln!(
+                        "{images} images, {already_done} already extracted, {} to extract{}",
+                        images - already_done,
+                        if ranks > 1 {
+                            format!(" over {ranks} ranks")
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+                let b = if lead {
+                    ProgressBar::new(local_todo as u64)
+                } else {
+                    ProgressBar::hidden()
+                };
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "extracting [{bar:30}] {pos}/{len} images  {per_sec}  eta {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                *guard = Some(b);
+            }
+            ExtractProgress::Image { image, error } => {
+                if let Some(b) = guard.as_ref() {
+                    b.inc(1);
+                    if let Some(e) = error {
+                        let prefix = if ranks > 1 {
+                            format!("rank {rank}: ")
+                        } else {
+                            String::new()
+                        };
+                        b.suspend(|| eprintln!("error: {prefix}{e}"));
+                        let _ = image;
+                    }
+                }
+            }
+            ExtractProgress::WritingShard => {
+                if let Some(b) = guard.take() {
+                    b.finish_and_clear();
+                }
+            }
+        }
+    })?;
+    if let Some(b) = bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        b.finish_and_clear();
+    }
+    if lead {
+        print_report(&report);
+    }
+    if report.failed > 0 {
+        if !lead {
+            // Rank 0 prints the summary; this rank's failures were printed as they happened.
+            return Err(crate::train::ReportedElsewhere.into());
+        }
+        anyhow::bail!(
+            "{} of {} images failed (listed above){}",
+            report.failed,
+            report.images,
+            if report.not_attempted > 0 {
+                format!("; {} not attempted (--fail-fast)", report.not_attempted)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
+fn print_report(r: &ExtractReport) {
+    let m = &r.feature_model;
+    println!(
+        "{} images: {} extracted, {} already there, {} failed -> {}",
+        r.images, r.extracted, r.already_done, r.failed, r.out
+    );
+    println!(
+        "  network {} layer {} ({} features), preset {}, {}",
+        m.model, m.layer, m.dim, m.preset, m.backend
+    );
+    let s = |k: &str| r.stage_seconds.get(k).copied().unwrap_or(0.0);
+    if r.extracted > 0 {
+        println!(
+            "  {:.1} images/s; thread time: read {:.2} s, decode {:.2} s, preprocess {:.2} s, \
+             network {:.2} s (rank 0)",
+            r.extracted as f64 / s("wall").max(1e-9),
+            s("read"),
+            s("decode"),
+            s("preprocess"),
+            s("model")
+        );
+    }
+    match (&r.shard, &r.shard_skipped) {
+        (Some((file, rows)), _) => println!("  shard {file}: {rows} rows"),
+        (None, Some(why)) => println!("  warning: no shard written: {why}"),
+        _ => {}
+    }
+}

@@ -1,0 +1,86 @@
+//! `catclass predict <model.json> <IMAGES>...`: the class and margin of new images.
+
+use crate::extract::FeatureArgs;
+use crate::train::RunArgs;
+use anyhow::Result;
+use catclass_svm::{PredictConfig, predict};
+use clap::Args;
+
+/// Arguments of `catclass predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The model file written by `catclass train` (path or URL).
+    pub model_file: String,
+    /// Image files or folders (local, file://, s3://bucket/prefix).
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Classes listed per image for a one-vs-rest model.
+    #[arg(long, default_value_t = 3)]
+    pub top: usize,
+    /// One JSON object per image instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Network flags: by default the network, layer and preprocessing recorded in the model
+    /// file; give them to override (or when the model records none).
+    #[command(flatten)]
+    pub features: FeatureArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Runs `catclass predict`.
+pub fn run(args: PredictArgs) -> Result<()> {
+    let cfg = PredictConfig {
+        model: args.model_file.clone(),
+        images: args.images.clone(),
+        features: if args.features.given() {
+            Some(args.features.spec()?)
+        } else {
+            None
+        },
+        top: args.top,
+        batch: args.features.batch.max(1),
+        threads: args.run.threads,
+        store: args.run.store(),
+    };
+    let (predictions, used) = predict(&cfg)?;
+    let mut failed = 0;
+    for p in &predictions {
+        if args.json {
+            println!("{}", serde_json::to_string(p)?);
+            failed += usize::from(p.error.is_some());
+            continue;
+        }
+        match (&p.class, p.margin, &p.error) {
+            (_, _, Some(e)) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+            (Some(class), Some(margin), None) if p.top.is_empty() => {
+                println!("{}\t{class}\tmargin {margin:+.6}", p.image);
+            }
+            (Some(_), Some(_), None) => {
+                let top: Vec<String> = p
+                    .top
+                    .iter()
+                    .map(|c| format!("{} ({:+.4})", c.class, c.margin))
+                    .collect();
+                println!("{}\t{}", p.image, top.join("  "));
+            }
+            _ => {}
+        }
+    }
+    if !args.json {
+        eprintln!(
+            "features: {} layer {} ({}), preset {}, {}",
+            used.model, used.layer, used.dim, used.preset, used.backend
+        );
+    }
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} images could not be scored",
+            predictions.len()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! `catclass extract` and `catclass predict` on the shipped photos and on variants generated
+//! from them (random crops, mirrors, colour shifts; generated, not new photos): the seed's
+//! feature files and a shard, resumed runs, bad images named, then train and predict.
+
+use catclass_svm::photos::photo_variants;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel)
+}
+
+fn catclass(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_catclass"))
+        .args(args)
+        .output()
+        .expect("run catclass")
+}
+
+fn ok(what: &str, out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// 5 cat variants (from chelsea.jpg) and 5 dog variants (from darknet-dog.jpg).
+fn variants(dir: &Path) {
+    let cat = shared("images/chelsea.jpg");
+    let dog = shared("images/darknet-dog.jpg");
+    photo_variants(&[(&cat, "cat"), (&dog, "dog")], 5, 3, dir).unwrap();
+}
+
+fn json_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn extract_train_predict_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    let feats = tmp.path().join("features");
+    variants(&photos);
+    let out = ok(
+        "extract",
+        &catclass(&["extract", p(&photos), "--out", p(&feats), "--batch", "3"]),
+    );
+    assert!(out.contains("10 extracted"), "{out}");
+    let names = json_files(&feats);
+    assert_eq!(names.len(), 10);
+    assert_eq!(names[0], "cat_1.png.json");
+    // The seed's format: a bare JSON array of 1280 numbers, each an exact float32.
+    let first: Vec<f64> =
+        serde_json::from_slice(&std::fs::read(feats.join(&names[0])).unwrap()).unwrap();
+    assert_eq!(first.len(), 1280);
+    assert!(
+        first
+            .iter()
+            .all(|v| (*v as f32) as f64 == *v && v.is_finite())
+    );
+    let shard = std::fs::read(feats.join("features.safetensors")).unwrap();
+
+    // Resume: a missing output and a corrupt one are redone, the rest skipped; results equal.
+    let before = std::fs::read(feats.join("dog_2.png.json")).unwrap();
+    std::fs::remove_file(feats.join("dog_2.png.json")).unwrap();
+    std::fs::write(feats.join("cat_3.png.json"), "[1.0, 2.0").unwrap();
+    let out = ok(
+        "resumed extract",
+        &catclass(&["extract", p(&photos), "--out", p(&feats), "--batch", "1"]),
+    );
+    assert!(out.contains("2 extracted, 8 already there"), "{out}");
+    assert_eq!(std::fs::read(feats.join("dog_2.png.json")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(feats.join("features.safetensors")).unwrap(),
+        shard,
+        "the shard of a resumed run is byte-identical"
+    );
+
+    // Another preprocessing into the same folder is refused rather than mixed.
+    let out = catclass(&[
+        "extract",
+        p(&photos),
+        "--out",
+        p(&feats),
+        "--preset",
+        "torchvision",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another network") && err.contains("torchvision"),
+        "{err}"
+    );
+
+    // Train from the shard and from the JSON files: the same model, bit for bit.
+    let mut models = Vec::new();
+    for format in ["shard", "json"] {
+        let res = tmp.path().join(format!("res-{format}"));
+        let out = ok(
+            "train",
+            &catclass(&[
+                "train",
+                p(&feats),
+                "cat",
+                "dog",
+                "--out",
+                p(&res),
+                "--feature-format",
+                format,
+            ]),
+        );
+        assert!(out.contains("cat - dog"), "{out}");
+        let model: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(res.join("model.json")).unwrap()).unwrap();
+        let training = &model["training"];
+        assert_eq!(training["feature_model"]["layer"], "features");
+        assert_eq!(training["feature_model"]["dim"], 1280);
+        models.push(model["weights"].clone());
+    }
+    assert_eq!(models[0], models[1]);
+
+    // Predict the original photos with the network recorded in the model.
+    let model = tmp.path().join("res-shard/model.json");
+    let out = ok(
+        "predict",
+        &catclass(&[
+            "predict",
+            p(&model),
+            p(&shared("images/chelsea.png")),
+            p(&shared("images/darknet-dog.jpg")),
+            "--json",
+        ]),
+    );
+    let preds: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(preds.len(), 2);
+    assert!(preds[0]["image"].as_str().unwrap().ends_with("chelsea.png"));
+    assert_eq!(preds[0]["class"], "cat", "{out}");
+    assert!(preds[0]["margin"].as_f64().unwrap() > 0.0);
+    assert_eq!(preds[1]["class"], "dog", "{out}");
+    assert!(preds[1]["margin"].as_f64().unwrap() < 0.0);
+}
+
+#[test]
+fn bad_images_are_named_the_rest_is_extracted_and_the_exit_is_non_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let imgs = tmp.path().join("imgs");
+    let feats = tmp.path().join("features");
+    std::fs::create_dir_all(&imgs).unwrap();
+    let good = std::fs::read(shared("images/chelsea.jpg")).unwrap();
+    std::fs::write(imgs.join("cat_1.jpg"), &good).unwrap();
+    std::fs::write(imgs.join("cat_2.jpg"), &good[..good.len() / 2]).unwrap();
+    std::fs::write(imgs.join("cat_3.jpg"), b"").unwrap();
+    std::fs::write(imgs.join("cat_4.png"), b"this is not a picture").unwrap();
+    std::fs::write(imgs.join("notes.txt"), b"ignored: not an image name").unwrap();
+    let out = catclass(&["extract", p(&imgs), "--out", p(&feats)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for (file, problem) in [
+        ("cat_2.jpg", "truncated"),
+        ("cat_3.jpg", "empty"),
+        ("cat_4.png", "not a JPEG or PNG"),
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains(file) && l.contains(problem)),
+            "{file}: {problem} not reported in:\n{err}"
+        );
+    }
+    assert!(err.contains("3 of 4 images failed"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(json_files(&feats), ["cat_1.jpg.json"]);
+
+    // --fail-fast stops at the first failure.
+    let feats2 = tmp.path().join("features2");
+    let out = catclass(&[
+        "extract",
+        p(&imgs),
+        "--out",
+        p(&feats2),
+        "--fail-fast",
+        "--threads",
+        "1",
+        "--batch",
+        "1",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not attempted"), "{err}");
+
+    // Nothing to extract and a missing folder are errors too.
+    let out = catclass(&["extract", p(&tmp.path().join("nope")), "--out", p(&feats)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+}
+
+#[test]
+fn a_user_network_needs_its_preprocessing_and_a_wrong_layer_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = tmp.path().join("copy.onnx");
+    std::fs::write(&onnx, catclass_svm::features::DEFAULT_MODEL_ONNX).unwrap();
+    let img = shared("images/coffee.png");
+    let out = catclass(&[
+        "extract",
+        p(&img),
+        "--out",
+        p(&tmp.path().join("f")),
+        "--model",
+        p(&onnx),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--preset") && err.contains("copy.onnx"),
+        "{err}"
+    );
+    let out = catclass(&[
+        "extract",
+        p(&img),
+        "--out",
+        p(&tmp.path().join("f")),
+        "--model",
+        p(&onnx),
+        "--preset",
+        "efficientnet-lite",
+        "--layer",
+        "no_such_layer",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no_such_layer"), "{err}");
+    // The logits of the same file, chosen by name, are 1000 wide.
+    let out = ok(
+        "extract logits",
+        &catclass(&[
+            "extract",
+            p(&img),
+            "--out",
+            p(&tmp.path().join("logits")),
+            "--model",
+            p(&onnx),
+            "--preset",
+            "efficientnet-lite",
+            "--layer",
+            "logits",
+        ]),
+    );
+    assert!(out.contains("(1000 features)"), "{out}");
+}

@@ -1,0 +1,686 @@
+//! Images to feature files: list images (local or S3), skip the outputs already there and
+//! valid, extract the rest on all cores (or all ranks), write each `<image>.json` atomically,
+//! then one shard of the whole folder.
+//!
+//! Resumable: a run stopped at any point leaves only whole files; the next run with the same
+//! arguments extracts only what is missing or invalid. The folder's feature model is recorded
+//! in [`MANIFEST_FILE`] by the first run: a later run with another network, layer or
+//! preprocessing into the same folder is refused rather than mixing features.
+
+use crate::{Executor, SvmError};
+use catclass_features::{
+    EncodedImage, Extractor, FeatureBackend, ImageError, ModelSource, Preset, RunSummary,
+    sha256_hex,
+};
+use catclass_sgd::Partial;
+use catclass_store::documents::{split_file, write_json};
+use catclass_store::shard::{self, FeatureModel, SHARD_FILE};
+use catclass_store::{Location, StoreOptions, block_on, seed_json};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The file recording which network produced a feature folder (JSON content; not named
+/// `*.json` so that the original program, which reads every `*.json`, ignores it).
+pub const MANIFEST_FILE: &str = "extract.manifest";
+
+/// The inference engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// tract (pure Rust, CPU): the default.
+    Tract,
+    /// burn (cargo feature `burn`).
+    Burn,
+}
+
+impl BackendKind {
+    /// `tract` or `burn`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Tract => "tract",
+            BackendKind::Burn => "burn",
+        }
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tract" => Ok(BackendKind::Tract),
+            "burn" => Ok(BackendKind::Burn),
+            _ => Err(format!("unknown backend {s:?} (tract or burn)")),
+        }
+    }
+}
+
+/// The network, layer and preprocessing to extract with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureSpec {
+    /// The network.
+    pub model: ModelSource,
+    /// The layer or tensor read (`None`: `features` for the embedded model, else the model's
+    /// first output).
+    pub layer: Option<String>,
+    /// The preprocessing (`None` is only allowed for the embedded model).
+    pub preset: Option<Preset>,
+    /// The engine.
+    pub backend: BackendKind,
+}
+
+impl Default for FeatureSpec {
+    /// The embedded EfficientNet-Lite0, `features` layer, its preset, tract.
+    fn default() -> Self {
+        FeatureSpec {
+            model: ModelSource::Embedded,
+            layer: None,
+            preset: None,
+            backend: BackendKind::Tract,
+        }
+    }
+}
+
+/// A loaded backend with its preprocessing and the record of what it is.
+pub struct LoadedFeatures {
+    /// The engine, ready to run.
+    pub backend: Arc<dyn FeatureBackend>,
+    /// The preprocessing preset.
+    pub preset: Preset,
+    /// What produced the features (recorded in shards and model files).
+    pub record: FeatureModel,
+}
+
+impl std::fmt::Debug for LoadedFeatures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedFeatures")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FeatureSpec {
+    /// The spec that `record` describes (to extract new images as a model's features were).
+    pub fn from_record(record: &FeatureModel) -> Result<Self, SvmError> {
+        let model = match record.model.strip_prefix("embedded:") {
+            Some(name) if name == catclass_features::DEFAULT_MODEL_NAME => ModelSource::Embedded,
+            Some(name) => {
+                return Err(SvmError::Invalid(format!(
+                    "features were made by the embedded model {name:?}, which this catclass \
+                     does not ship"
+                )));
+            }
+            None => ModelSource::Path(PathBuf::from(&record.model)),
+        };
+        Ok(FeatureSpec {
+            model,
+            layer: Some(record.layer.clone()),
+            preset: Some(
+                record
+                    .preset
+                    .parse()
+                    .map_err(|e| SvmError::Invalid(format!("{e}")))?,
+            ),
+            backend: record.backend.parse().map_err(SvmError::Invalid)?,
+        })
+    }
+
+    /// Loads the network and resolves the defaults.
+    pub fn load(&self) -> Result<LoadedFeatures, SvmError> {
+        let preset = match (self.preset, &self.model) {
+            (Some(p), _) => p,
+            (None, ModelSource::Embedded) => catclass_features::DEFAULT_PRESET,
+            (None, ModelSource::Path(p)) => {
+                return Err(SvmError::Invalid(format!(
+                    "{}: say how images are preprocessed for this network with --preset \
+                     (keras-vgg16 for a Keras VGG16 export; {})",
+                    p.display(),
+                    Preset::ALL.map(Preset::name).join(", ")
+                )));
+            }
+        };
+        let layer = match (&self.layer, &self.model) {
+            (Some(l), _) => Some(l.as_str()),
+            (None, ModelSource::Embedded) => Some(catclass_features::DEFAULT_LAYER),
+            (None, ModelSource::Path(_)) => None,
+        };
+        let bytes = self.model.bytes().map_err(feature_err)?;
+        let name = self.model.to_string();
+        let backend: Arc<dyn FeatureBackend> = match self.backend {
+            BackendKind::Tract => Arc::new(
+                catclass_features::TractBackend::from_bytes(&bytes, &name, layer)
+                    .map_err(feature_err)?,
+            ),
+            BackendKind::Burn => {
+                return Err(SvmError::Invalid(
+                    "this catclass was built without the burn backend (cargo feature `burn`)"
+                        .into(),
+                ));
+            }
+        };
+        let record = FeatureModel {
+            backend: self.backend.name().to_string(),
+            model: name,
+            model_sha256: sha256_hex(&bytes),
+            layer: backend.output().name.clone(),
+            preset: preset.name().to_string(),
+            dim: backend.output().dim,
+        };
+        Ok(LoadedFeatures {
+            backend,
+            preset,
+            record,
+        })
+    }
+}
+
+fn feature_err(e: impl std::fmt::Display) -> SvmError {
+    SvmError::Invalid(e.to_string())
+}
+
+/// Everything `catclass extract` needs.
+#[derive(Debug, Clone)]
+pub struct ExtractConfig {
+    /// Image files or folders (local paths, `s3://`, `memory://`); folders give their
+    /// `*.jpg`, `*.jpeg` and `*.png` (any case), not those of sub-folders.
+    pub images: Vec<String>,
+    /// Output folder.
+    pub out: String,
+    /// Network, layer, preprocessing, engine.
+    pub features: FeatureSpec,
+    /// Images per network call.
+    pub batch: usize,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    /// Stop at the first bad image.
+    pub fail_fast: bool,
+    /// Also write the shard [`SHARD_FILE`] of the whole output folder.
+    pub shard: bool,
+    /// Store options.
+    pub store: StoreOptions,
+}
+
+/// One image to extract: where it is and the feature file it gives.
+#[derive(Debug, Clone)]
+pub struct ImageRef {
+    /// Its folder.
+    pub location: Location,
+    /// Its object name in the folder.
+    pub name: String,
+}
+
+impl ImageRef {
+    /// The feature file name: `<image file name>.json`, as the seed named it.
+    pub fn output_name(&self) -> String {
+        format!("{}.json", self.name)
+    }
+
+    /// The image's full location, for messages.
+    pub fn describe(&self) -> String {
+        self.location.describe(&self.name)
+    }
+}
+
+/// Whether a name is a JPEG or PNG file name.
+pub fn is_image_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".jpg", ".jpeg", ".png"].iter().any(|e| lower.ends_with(e))
+}
+
+/// Lists the images of `specs` (each a file or a folder), sorted by name; two images with the
+/// same file name (they would write the same feature file) are refused.
+pub async fn list_images(
+    specs: &[String],
+    store: &StoreOptions,
+) -> Result<Vec<ImageRef>, SvmError> {
+    let mut images = Vec::new();
+    for spec in specs {
+        let local_dir = !spec.contains("://") && std::path::Path::new(spec).is_dir();
+        if is_image_name(spec) && !local_dir {
+            let (dir, name) = split_file(spec);
+            let location = Location::open(&dir, store)?;
+            images.push(ImageRef { location, name });
+        } else {
+            let location = Location::open(spec, store)?;
+            let before = images.len();
+            for meta in location.list().await? {
+                let name = location.name_of(&meta);
+                if is_image_name(&name) {
+                    images.push(ImageRef {
+                        location: location.clone(),
+                        name,
+                    });
+                }
+            }
+            if images.len() == before {
+                return Err(SvmError::Invalid(format!(
+                    "{location}: no images (*.jpg, *.jpeg, *.png) found"
+                )));
+            }
+        }
+    }
+    images.sort_by(|a, b| a.name.cmp(&b.name));
+    // The same file given twice (a file and its folder) is one image.
+    images.dedup_by(|a, b| a.describe() == b.describe());
+    if let Some(w) = images.windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(SvmError::Invalid(format!(
+            "{} and {} have the same file name and would write the same feature file",
+            w[0].describe(),
+            w[1].describe()
+        )));
+    }
+    if images.is_empty() {
+        return Err(SvmError::Invalid("no images given".into()));
+    }
+    Ok(images)
+}
+
+/// The content of [`MANIFEST_FILE`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// What produced the folder's features.
+    pub feature_model: FeatureModel,
+    /// catclass-svm version of the first run.
+    pub catclass_version: String,
+}
+
+/// Progress of an extraction, for a progress bar.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExtractProgress {
+    /// Listing done.
+    Planned {
+        /// Images given.
+        images: usize,
+        /// Images whose valid output was already there.
+        already_done: usize,
+        /// Images this process extracts.
+        local_todo: usize,
+    },
+    /// One image done (features written, or failed).
+    Image {
+        /// The image.
+        image: String,
+        /// Its error, if it failed.
+        error: Option<String>,
+    },
+    /// Writing the shard.
+    WritingShard,
+}
+
+/// What an extraction did (over every rank).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExtractReport {
+    /// Output folder.
+    pub out: String,
+    /// What produced the features.
+    pub feature_model: FeatureModel,
+    /// Images given.
+    pub images: usize,
+    /// Images whose valid output was already there (skipped).
+    pub already_done: usize,
+    /// Images extracted now.
+    pub extracted: usize,
+    /// Images that failed (messages were reported as they happened, on their rank).
+    pub failed: usize,
+    /// Images not attempted (after a failure with fail-fast).
+    pub not_attempted: usize,
+    /// The shard written, with its row count, if any.
+    pub shard: Option<(String, usize)>,
+    /// Why no shard was written although asked, if so.
+    pub shard_skipped: Option<String>,
+    /// Seconds, summed over worker threads (this process): waiting for images, decoding,
+    /// preprocessing, running the network; and the wall-clock time of the extraction.
+    pub stage_seconds: BTreeMap<String, f64>,
+    /// Processes used.
+    pub ranks: usize,
+}
+
+/// Reads and checks the existing feature files of `out` that this run would write or that
+/// the shard would hold: valid ones (`dim` exact float32 values) are returned by name.
+async fn existing_outputs(
+    out: &Location,
+    dim: usize,
+    concurrency: usize,
+) -> Result<(HashMap<String, Vec<f32>>, Vec<String>), SvmError> {
+    let names: Vec<String> = out
+        .list()
+        .await?
+        .iter()
+        .map(|m| out.name_of(m))
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    let results: Vec<(String, Option<Vec<f32>>)> = futures::stream::iter(names)
+        .map(|name| {
+            let out = out.clone();
+            async move {
+                let parsed = match out.get(&name).await {
+                    Ok(bytes) => seed_json::parse(&bytes).ok(),
+                    Err(_) => None,
+                };
+                let valid = parsed.filter(|v| v.len() == dim).and_then(|v| {
+                    v.iter()
+                        .map(|&x| {
+                            let f = x as f32;
+                            (f as f64 == x).then_some(f)
+                        })
+                        .collect::<Option<Vec<f32>>>()
+                });
+                (name, valid)
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut valid = HashMap::new();
+    let mut invalid = Vec::new();
+    for (name, v) in results {
+        match v {
+            Some(v) => {
+                valid.insert(name, v);
+            }
+            None => invalid.push(name),
+        }
+    }
+    invalid.sort();
+    Ok((valid, invalid))
+}
+
+/// Checks (or writes, on rank 0 of a first run) the folder's manifest.
+async fn check_manifest(
+    out: &Location,
+    record: &FeatureModel,
+    write: bool,
+) -> Result<(), SvmError> {
+    if out.exists(MANIFEST_FILE).await? {
+        let m: Manifest = catclass_store::documents::read_json(out, MANIFEST_FILE).await?;
+        if &m.feature_model != record {
+            return Err(SvmError::Invalid(format!(
+                "{} holds features of another network ({} layer {} preset {} via {}, sha256 {}); \
+                 this run uses {} layer {} preset {} via {} (sha256 {}): choose another output \
+                 folder",
+                out,
+                m.feature_model.model,
+                m.feature_model.layer,
+                m.feature_model.preset,
+                m.feature_model.backend,
+                &m.feature_model.model_sha256[..12.min(m.feature_model.model_sha256.len())],
+                record.model,
+                record.layer,
+                record.preset,
+                record.backend,
+                &record.model_sha256[..12.min(record.model_sha256.len())],
+            )));
+        }
+    } else if write {
+        let m = Manifest {
+            feature_model: record.clone(),
+            catclass_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        write_json(out, MANIFEST_FILE, &m).await?;
+    }
+    Ok(())
+}
+
+/// Sums small counts over every rank (one reduction of `values.len()` doubles).
+fn sum_over_ranks<E: Executor>(exec: &E, values: &[f64]) -> Result<Vec<f64>, SvmError> {
+    let ranks = exec.ranks();
+    let rank = exec.rank();
+    let total = exec.reduce(ranks, values.len(), &|b: usize, p: &mut Partial| {
+        if b == rank {
+            for (g, v) in p.grad.iter_mut().zip(values) {
+                *g += v;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(total.grad)
+}
+
+/// Extracts the images of `cfg` into its output folder on `exec` (threads, or MPI ranks that
+/// split the images), reporting progress to `progress`.
+pub fn extract<E: Executor>(
+    cfg: &ExtractConfig,
+    exec: &E,
+    progress: &(dyn Fn(ExtractProgress) + Sync),
+) -> Result<ExtractReport, SvmError> {
+    let rank = exec.rank();
+    let loaded = cfg.features.load();
+    exec.agree(loaded.as_ref().err().map(ToString::to_string))?;
+    let loaded = loaded?;
+    let dim = loaded.record.dim;
+
+    // Every rank lists and checks the same things; nobody writes a feature file before all
+    // have (the agreement below is the barrier), so all ranks see the same work.
+    let planned = block_on(async {
+        let images = list_images(&cfg.images, &cfg.store).await?;
+        let out = Location::create(&cfg.out, &cfg.store)?;
+        check_manifest(&out, &loaded.record, false).await?;
+        let (existing, invalid) = existing_outputs(&out, dim, cfg.store.concurrency).await?;
+        Ok::<_, SvmError>((images, out, existing, invalid))
+    });
+    exec.agree(planned.as_ref().err().map(ToString::to_string))?;
+    let (images, out, mut existing, invalid) = planned?;
+    if rank == 0 {
+        let written = block_on(check_manifest(&out, &loaded.record, true));
+        exec.agree(written.as_ref().err().map(ToString::to_string))?;
+        written?;
+    } else {
+        exec.agree(None)?;
+    }
+    let todo: Vec<&ImageRef> = images
+        .iter()
+        .filter(|i| !existing.contains_key(&i.output_name()))
+        .collect();
+    let already_done = images.len() - todo.len();
+    let mine = exec.local_blocks(todo.len());
+    let mine = &todo[mine];
+    progress(ExtractProgress::Planned {
+        images: images.len(),
+        already_done,
+        local_todo: mine.len(),
+    });
+
+    let threads = if cfg.threads == 0 {
+        exec.threads()
+    } else {
+        cfg.threads
+    };
+    let extractor = Extractor::new(loaded.backend.clone(), loaded.preset.preprocess())
+        .map_err(feature_err)?
+        .with_batch(cfg.batch)
+        .with_threads(threads);
+    let (summary, written, write_error) = run_local(cfg, &extractor, &out, mine, progress);
+    let local = [
+        summary.ok as f64,
+        summary.failed as f64,
+        summary.skipped as f64,
+        f64::from(u8::from(write_error.is_some())),
+    ];
+    exec.agree(write_error.as_ref().map(ToString::to_string))?;
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    let totals = sum_over_ranks(exec, &local)?;
+    let (extracted, failed, not_attempted) =
+        (totals[0] as usize, totals[1] as usize, totals[2] as usize);
+
+    let mut shard_written = None;
+    let mut shard_skipped = None;
+    if cfg.shard && rank == 0 {
+        progress(ExtractProgress::WritingShard);
+        for (name, values) in written {
+            existing.insert(name, values);
+        }
+        let result = block_on(async {
+            // Features written by other ranks (and anything else now in the folder).
+            let (all, invalid_now) = existing_outputs(&out, dim, cfg.store.concurrency).await?;
+            for (k, v) in all {
+                existing.entry(k).or_insert(v);
+            }
+            if let Some(bad) = invalid_now.first() {
+                return Ok(Err(format!(
+                    "{} is not a valid feature file of {dim} float32 values",
+                    out.describe(bad)
+                )));
+            }
+            let mut names: Vec<String> = existing.keys().cloned().collect();
+            names.sort();
+            let mut values = Vec::with_capacity(names.len() * dim);
+            for n in &names {
+                values.extend_from_slice(&existing[n]);
+            }
+            shard::write(&out, SHARD_FILE, &names, dim, &values, Some(&loaded.record)).await?;
+            Ok::<_, SvmError>(Ok(names.len()))
+        });
+        match result {
+            Ok(Ok(rows)) => shard_written = Some((out.describe(SHARD_FILE), rows)),
+            Ok(Err(why)) => shard_skipped = Some(why),
+            Err(e) => {
+                exec.agree(Some(e.to_string()))?;
+                return Err(e);
+            }
+        }
+        exec.agree(None)?;
+    } else if cfg.shard {
+        exec.agree(None)?;
+    }
+    let _ = invalid;
+
+    let mut stage_seconds = BTreeMap::new();
+    stage_seconds.insert("read".to_string(), summary.read.as_secs_f64());
+    stage_seconds.insert("decode".to_string(), summary.decode.as_secs_f64());
+    stage_seconds.insert("preprocess".to_string(), summary.preprocess.as_secs_f64());
+    stage_seconds.insert("model".to_string(), summary.model.as_secs_f64());
+    stage_seconds.insert("wall".to_string(), summary.wall.as_secs_f64());
+    Ok(ExtractReport {
+        out: out.to_string(),
+        feature_model: loaded.record,
+        images: images.len(),
+        already_done,
+        extracted,
+        failed,
+        not_attempted,
+        shard: shard_written,
+        shard_skipped,
+        stage_seconds,
+        ranks: exec.ranks(),
+    })
+}
+
+/// Extracts `mine` on this process: objects fetched ahead (bounded), features written as
+/// they come (bounded puts in flight). Returns the run summary, the features written (by
+/// output name) and the first write error, if any.
+fn run_local(
+    cfg: &ExtractConfig,
+    extractor: &Extractor,
+    out: &Location,
+    mine: &[&ImageRef],
+    progress: &(dyn Fn(ExtractProgress) + Sync),
+) -> (RunSummary, HashMap<String, Vec<f32>>, Option<SvmError>) {
+    let runtime = catclass_store::runtime();
+    let ahead = (extractor.threads() * extractor.batch() * 2).max(cfg.store.concurrency.min(64));
+    let (tx, rx) = std::sync::mpsc::sync_channel::<EncodedImage>(ahead);
+    let owned: Vec<ImageRef> = mine.iter().map(|i| (*i).clone()).collect();
+    let concurrency = cfg.store.concurrency.max(1);
+    let fetcher = runtime.spawn(async move {
+        let mut fetches = futures::stream::iter(owned.into_iter().enumerate())
+            .map(|(index, img)| async move {
+                let path = PathBuf::from(img.describe());
+                let bytes = img
+                    .location
+                    .get(&img.name)
+                    .await
+                    .map(|b| b.to_vec())
+                    .map_err(|e| ImageError::Io {
+                        path: path.clone(),
+                        source: std::io::Error::other(e.to_string()),
+                    });
+                EncodedImage { index, path, bytes }
+            })
+            .buffered(concurrency);
+        while let Some(item) = fetches.next().await {
+            let tx = tx.clone();
+            // The channel is bounded: wait on a blocking thread, not on the runtime.
+            let sent = tokio::task::spawn_blocking(move || tx.send(item).is_ok())
+                .await
+                .unwrap_or(false);
+            if !sent {
+                break;
+            }
+        }
+    });
+    let mut written = HashMap::new();
+    let mut pending = std::collections::VecDeque::new();
+    let mut write_error: Option<SvmError> = None;
+    let summary = extractor.run_source(mine.len(), rx.into_iter(), |outcome| {
+        let image = &mine[outcome.index];
+        match outcome.result {
+            Ok(features) => {
+                let name = image.output_name();
+                let body = seed_json::to_json(&features);
+                let out = out.clone();
+                let n = name.clone();
+                pending.push_back(runtime.spawn(async move { out.put(&n, body).await }));
+                written.insert(name, features);
+                while pending.len() > concurrency {
+                    let first = pending.pop_front().expect("non-empty");
+                    if let Err(e) = flatten(block_on(first)) {
+                        write_error.get_or_insert(e);
+                    }
+                }
+                progress(ExtractProgress::Image {
+                    image: image.describe(),
+                    error: None,
+                });
+            }
+            Err(e) => {
+                progress(ExtractProgress::Image {
+                    image: image.describe(),
+                    error: Some(e.to_string()),
+                });
+                if cfg.fail_fast {
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        if write_error.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    fetcher.abort();
+    for p in pending {
+        if let Err(e) = flatten(block_on(p)) {
+            write_error.get_or_insert(e);
+        }
+    }
+    (summary, written, write_error)
+}
+
+fn flatten(
+    joined: Result<Result<(), catclass_store::StoreError>, tokio::task::JoinError>,
+) -> Result<(), SvmError> {
+    match joined {
+        Ok(r) => r.map_err(SvmError::from),
+        Err(e) => Err(SvmError::Invalid(format!("a write task failed: {e}"))),
+    }
+}
+
+/// Where a catalog's rows come from (`json` or `shard <file>`) and what produced them: the
+/// shard's record, else the folder's [`MANIFEST_FILE`] (when readable), else unknown.
+pub fn feature_provenance(
+    catalog: &catclass_store::FeatureCatalog,
+) -> (Option<String>, Option<FeatureModel>) {
+    let model = catalog.feature_model().cloned().or_else(|| {
+        block_on(catclass_store::documents::read_json::<Manifest>(
+            catalog.location(),
+            MANIFEST_FILE,
+        ))
+        .ok()
+        .map(|m| m.feature_model)
+    });
+    (Some(catalog.source_name()), model)
+}
