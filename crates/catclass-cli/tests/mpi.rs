@@ -307,7 +307,7 @@ fn extract_on_ranks_writes_what_one_process_writes() {
         .arg(imgs.path())
         .arg("--out")
         .arg(one.path());
-    assert_ok("extract on threads", &run_guarded(cmd));
+    assert_success("extract on threads", &run_guarded(cmd));
     let expected = files_in(one.path());
     assert_eq!(
         expected.len(),
@@ -324,7 +324,7 @@ fn extract_on_ranks_writes_what_one_process_writes() {
                 out.path().to_str().unwrap(),
             ]),
         );
-        assert_ok(&format!("extract on {ranks} ranks"), &run);
+        assert_success(&format!("extract on {ranks} ranks"), &run);
         assert_eq!(files_in(out.path()), expected, "{ranks} ranks");
     }
 
