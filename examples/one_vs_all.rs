@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "majority baseline {:.4}, balanced accuracy {:.4}, precision {:.4}, recall {:.4}",
         r.majority_baseline, r.balanced_accuracy, r.precision, r.recall
     );
-    for w in &r.warnings {
+    for w in &r.run.warnings {
         println!("warning: {w}");
     }
     Ok(())

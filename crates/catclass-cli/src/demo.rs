@@ -3,6 +3,7 @@
 use crate::train::{RunArgs, SolverArgs, print_summary};
 use anyhow::{Context, Result};
 use catclass_svm::store::Location;
+use catclass_svm::sweep::SweepConfig;
 use catclass_svm::synthetic::pets_like;
 use catclass_svm::{Evaluation, Task, ThreadPool, TrainConfig};
 use clap::Args;
@@ -106,6 +107,31 @@ pub fn run(args: DemoArgs) -> Result<()> {
             t.elapsed().as_secs_f64()
         );
     }
+    demo_sweep(&args, &features_spec, &store, &pool)?;
     crate::demo_photos::run(&args.dir, &args.photos, args.seed, &pool, &store)?;
     Ok(())
+}
+
+/// The demo's sweep: one vs one, 9 training shares x 5 repeats, with its plots.
+fn demo_sweep(
+    args: &DemoArgs,
+    features: &str,
+    store: &catclass_svm::StoreOptions,
+    pool: &ThreadPool,
+) -> Result<()> {
+    let out = format!("{}/results/sweep", args.dir);
+    let cfg = SweepConfig {
+        features: features.to_string(),
+        task: Some(Task::from_args("wheaten_terrier", "yorkshire_terrier")),
+        fractions: (1..=9).map(|i| i as f64 / 10.0).collect(),
+        repeats: 5,
+        seed: args.seed,
+        solver: args.solver.solver(args.seed)?,
+        store: store.clone(),
+    };
+    println!();
+    println!(
+        "$ catclass sweep {features} wheaten_terrier yorkshire_terrier --repeats 5 --out {out}"
+    );
+    crate::sweep::execute(&cfg, pool, &out)
 }

@@ -2,6 +2,7 @@
 
 use crate::train::RunArgs;
 use anyhow::{Context, Result};
+use catclass_svm::multiclass::EvalMetrics;
 use catclass_svm::store::documents::{write_json, write_text};
 use catclass_svm::{Location, ThreadPool};
 use clap::Args;
@@ -28,9 +29,21 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let report = catclass_svm::evaluate(&args.model, &model, &args.features, &store, &pool)?;
     let out = Location::create(&args.out, &store)?;
     let text = report.to_text();
+    let chart = match &report.metrics {
+        EvalMetrics::Multiclass(m) => Some(m.confusion_chart(&format!(
+            "confusion matrix: {} on {} ({} rows)",
+            args.model, args.features, report.rows
+        ))?),
+        EvalMetrics::Binary(_) => None,
+    };
     catclass_svm::store::block_on(async {
         write_json(&out, "eval.json", &report).await?;
-        write_text(&out, "eval.txt", &text).await
+        write_text(&out, "eval.txt", &text).await?;
+        if let Some(chart) = chart.clone() {
+            write_text(&out, "confusion.svg", &chart.svg).await?;
+            out.put("confusion.png", chart.png).await?;
+        }
+        Ok::<_, catclass_svm::store::StoreError>(())
     })
     .with_context(|| format!("writing results to {out}"))?;
     print!("{text}");
@@ -39,5 +52,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
         out.describe("eval.json"),
         out.describe("eval.txt")
     );
+    if chart.is_some() {
+        println!(
+            "confusion matrix plots: {}, {}",
+            out.describe("confusion.svg"),
+            out.describe("confusion.png")
+        );
+    }
     Ok(())
 }

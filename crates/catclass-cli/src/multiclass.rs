@@ -37,21 +37,23 @@ pub fn print_summary(o: &MulticlassOutcome, out: &Location) {
     let updates = r.models.iter().map(|m| m.updates);
     println!(
         "{}: {} models, {}..{} updates each, {} converged; {} threads",
-        r.solver,
+        r.run.solver,
         r.models.len(),
         updates.clone().min().unwrap_or(0),
         updates.max().unwrap_or(0),
         converged,
-        r.threads
+        r.run.threads
     );
     println!(
         "time: load {:.3} s, train {:.3} s, evaluate {:.3} s",
-        r.timings.load_seconds, r.timings.train_seconds, r.timings.eval_seconds
+        r.run.timings.load_seconds, r.run.timings.train_seconds, r.run.timings.eval_seconds
     );
     println!(
-        "wrote {}, {}, {}",
+        "wrote {}, {}, {}; confusion matrix plots {}, {}",
         out.describe("report.txt"),
         out.describe("report.json"),
-        out.describe("model.json")
+        out.describe("model.json"),
+        out.describe("confusion.svg"),
+        out.describe("confusion.png")
     );
 }

@@ -3,7 +3,7 @@
 use crate::train::{RunArgs, SolverArgs};
 use anyhow::{Context, Result};
 use catclass_svm::store::documents::write_text;
-use catclass_svm::sweep::{SweepConfig, sweep};
+use catclass_svm::sweep::{SweepConfig, band, sweep};
 use catclass_svm::{Executor, Location, Task, ThreadPool};
 use clap::Args;
 use std::time::Instant;
@@ -62,40 +62,42 @@ pub fn run(args: SweepArgs) -> Result<()> {
         store: store.clone(),
     };
     let pool = ThreadPool::new(args.run.threads)?;
+    execute(&cfg, &pool, &args.out)
+}
+
+/// Runs the sweep of `cfg` on `pool`, writes `sweep.csv`, `sweep.svg` and `sweep.png` into
+/// `out`, and prints the table and where the files are.
+pub fn execute(cfg: &SweepConfig, pool: &ThreadPool, out: &str) -> Result<()> {
     let t = Instant::now();
-    let result = sweep(&cfg, &pool)?;
+    let result = sweep(cfg, pool)?;
     let seconds = t.elapsed().as_secs_f64();
-    let out = Location::create(&args.out, &store)?;
+    let out = Location::create(out, &cfg.store)?;
+    let chart = result.chart()?;
     catclass_svm::store::block_on(async {
         write_text(&out, "sweep.csv", &result.to_csv()).await?;
-        write_text(&out, "sweep.svg", &result.to_svg()).await
+        write_text(&out, "sweep.svg", &chart.svg).await?;
+        out.put("sweep.png", chart.png).await
     })
     .with_context(|| format!("writing results to {out}"))?;
     println!("{}", result.title);
     println!("share  accuracy (mean, min..max)   balanced accuracy   F1   baseline");
     for share in &cfg.fractions {
-        let pts: Vec<_> = result.points.iter().filter(|p| p.share == *share).collect();
-        let stat = |f: &dyn Fn(&catclass_svm::sweep::SweepPoint) -> f64| {
-            let v: Vec<f64> = pts.iter().map(|p| f(p)).collect();
-            let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
-            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (mean, lo, hi)
-        };
-        let (a, alo, ahi) = stat(&|p| p.accuracy);
-        let (b, _, _) = stat(&|p| p.balanced_accuracy);
-        let (f, _, _) = stat(&|p| p.f1);
-        let (base, _, _) = stat(&|p| p.majority_baseline);
+        let stat = |f: fn(&catclass_svm::sweep::SweepPoint) -> f64| band(&result.points, *share, f);
+        let (a, alo, ahi) = stat(|p| p.accuracy);
+        let (b, _, _) = stat(|p| p.balanced_accuracy);
+        let (f, _, _) = stat(|p| p.f1);
+        let (base, _, _) = stat(|p| p.majority_baseline);
         println!(
             "{share:>5}  {a:.4} ({alo:.4}..{ahi:.4})       {b:.4}            {f:.4}  {base:.4}"
         );
     }
     println!(
-        "{} runs in {seconds:.3} s on {} threads; wrote {}, plot {}",
+        "{} runs in {seconds:.3} s on {} threads; wrote {}, plots {} and {}",
         result.points.len(),
         pool.threads(),
         out.describe("sweep.csv"),
-        out.describe("sweep.svg")
+        out.describe("sweep.svg"),
+        out.describe("sweep.png")
     );
     Ok(())
 }

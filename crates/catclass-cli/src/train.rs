@@ -364,7 +364,7 @@ pub fn print_summary(o: &TrainOutcome, out: &Location) {
                 ", NOT converged (raise --max-epochs)"
             },
             f.objective,
-            r.threads
+            r.run.threads
         ),
         _ => println!(
             "  MLlib SGD: {} updates, {} passes{}, objective {:.6}; {} threads",
@@ -372,14 +372,14 @@ pub fn print_summary(o: &TrainOutcome, out: &Location) {
             f.passes,
             if f.converged { ", converged" } else { "" },
             f.objective,
-            r.threads
+            r.run.threads
         ),
     }
     println!(
         "  time: load {:.3} s, train {:.3} s, evaluate {:.3} s",
-        r.timings.load_seconds, r.timings.train_seconds, r.timings.eval_seconds
+        r.run.timings.load_seconds, r.run.timings.train_seconds, r.run.timings.eval_seconds
     );
-    for w in &r.warnings {
+    for w in &r.run.warnings {
         println!("  warning: {w}");
     }
     println!(

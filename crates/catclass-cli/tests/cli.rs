@@ -1,44 +1,10 @@
 //! `catclass` as a user runs it: golden cases end to end, the seed's result file, reports,
 //! reproducibility, and clear refusals with a non-zero exit.
 
+mod common;
+
+use common::{fails, golden, json, ok};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn golden(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/mllib/golden")
-        .join(case)
-}
-
-fn catclass(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_catclass"))
-        .args(args)
-        .output()
-        .expect("run catclass")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = catclass(args);
-    assert!(
-        out.status.success(),
-        "catclass {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = catclass(args);
-    assert!(!out.status.success(), "catclass {args:?} should fail");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
 
 /// Every golden case through the command line: same weights bit for bit (the weights are
 /// written as shortest round-trip decimals), same updates and passes, same test accuracy.

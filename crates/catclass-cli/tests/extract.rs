@@ -2,9 +2,12 @@
 //! from them (random crops, mirrors, colour shifts; generated, not new photos): the seed's
 //! feature files and a shard, resumed runs, bad images named, then train and predict.
 
+mod common;
+
 use catclass_svm::photos::photo_variants;
+use common::catclass;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn shared(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -12,20 +15,8 @@ fn shared(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-fn catclass(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_catclass"))
-        .args(args)
-        .output()
-        .expect("run catclass")
-}
-
 fn ok(what: &str, out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(what, out);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -3,15 +3,12 @@
 //! file on one rank fails the whole job with one message naming the rank and the file.
 #![cfg(feature = "mpi")]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{assert_success, golden};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn golden(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/mllib/golden")
-        .join(case)
-}
 
 /// Runs `cmd`, killing it if it has not finished after two minutes (a hung rank must fail the
 /// test rather than stall CI).
@@ -57,15 +54,6 @@ fn threads(args: &[String]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_catclass"));
     cmd.arg("train").args(args).args(["--threads", "2"]);
     run_guarded(cmd)
-}
-
-fn assert_ok(what: &str, out: &Output) {
-    assert!(
-        out.status.success(),
-        "{what} failed:\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A generated one-vs-all set of `rows` files (several blocks of 256 rows), classes A, B, C.
@@ -147,7 +135,7 @@ fn model_is_identical_for_every_rank_count() {
         let reference = tempfile::tempdir().unwrap();
         let mut a = args.clone();
         a.extend(s(&["--out", reference.path().to_str().unwrap()]));
-        assert_ok(name, &threads(&a));
+        assert_success(name, &threads(&a));
         let want = std::fs::read(reference.path().join("model.json")).unwrap();
         assert!(want.len() > 100, "{name}: model.json too small");
         for ranks in [1, 2, 3] {
@@ -155,7 +143,7 @@ fn model_is_identical_for_every_rank_count() {
             let mut a = args.clone();
             a.extend(s(&["--out", out.path().to_str().unwrap()]));
             let run = mpirun(ranks, &a);
-            assert_ok(&format!("{name}, {ranks} ranks"), &run);
+            assert_success(&format!("{name}, {ranks} ranks"), &run);
             let got = std::fs::read(out.path().join("model.json")).unwrap();
             assert!(
                 got == want,
@@ -238,7 +226,7 @@ fn model_from_s3_is_identical_for_every_rank_count() {
     let mut a = s(&[dir.path().to_str().unwrap(), &class, "None"]);
     a.extend(solver.clone());
     a.extend(s(&["--out", reference.path().to_str().unwrap()]));
-    assert_ok("threads, local features", &threads(&a));
+    assert_success("threads, local features", &threads(&a));
     let want = std::fs::read_to_string(reference.path().join("model.json"))
         .unwrap()
         .replace(dir.path().to_str().unwrap(), "s3://pets/features");
@@ -261,7 +249,7 @@ fn model_from_s3_is_identical_for_every_rank_count() {
             .args(["--executor", "mpi", "--threads", "1"])
             .envs(server.env());
         let run = run_guarded(cmd);
-        assert_ok(&format!("S3, {ranks} ranks"), &run);
+        assert_success(&format!("S3, {ranks} ranks"), &run);
         let got = std::fs::read_to_string(out.path().join("model.json")).unwrap();
         assert!(
             got == want,
@@ -319,7 +307,7 @@ fn extract_on_ranks_writes_what_one_process_writes() {
         .arg(imgs.path())
         .arg("--out")
         .arg(one.path());
-    assert_ok("extract on threads", &run_guarded(cmd));
+    assert_success("extract on threads", &run_guarded(cmd));
     let expected = files_in(one.path());
     assert_eq!(
         expected.len(),
@@ -336,7 +324,7 @@ fn extract_on_ranks_writes_what_one_process_writes() {
                 out.path().to_str().unwrap(),
             ]),
         );
-        assert_ok(&format!("extract on {ranks} ranks"), &run);
+        assert_success(&format!("extract on {ranks} ranks"), &run);
         assert_eq!(files_in(out.path()), expected, "{ranks} ranks");
     }
 

@@ -1,37 +1,17 @@
 //! `catclass train --multiclass` and `catclass eval` end to end on generated features.
 
-use catclass_svm::synthetic::pets_like;
-use catclass_svm::{Location, StoreOptions};
-use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn catclass(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_catclass"))
-        .args(args)
-        .output()
-        .expect("run catclass")
-}
+use common::{catclass, features, json, ok};
 
-fn ok(args: &[&str]) -> String {
-    let out = catclass(args);
-    assert!(
-        out.status.success(),
-        "catclass {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn features(dir: &Path, breeds: usize, dim: usize) -> String {
-    let spec = dir.join("features").to_string_lossy().into_owned();
-    let loc = Location::create(&spec, &StoreOptions::default()).unwrap();
-    catclass_svm::store::block_on(pets_like(3, breeds, 20, dim).write_json_files(&loc, 8)).unwrap();
-    spec
+/// The heat map files of a multiclass run: a PNG, and an SVG naming the classes and axes.
+fn assert_confusion_plots(dir: &std::path::Path) {
+    let png = std::fs::read(dir.join("confusion.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000);
+    let svg = std::fs::read_to_string(dir.join("confusion.svg")).unwrap();
+    for text in ["Abyssinian", "Bengal", "predicted class", "true class"] {
+        assert!(svg.contains(text), "confusion.svg lacks {text:?}");
+    }
 }
 
 #[test]
@@ -67,6 +47,7 @@ fn multiclass_train_then_eval() {
             .unwrap()
             .contains("macro-F1")
     );
+    assert_confusion_plots(&run);
 
     let ev = tmp.path().join("eval");
     let model_s = run.join("model.json").to_string_lossy().into_owned();
@@ -75,6 +56,8 @@ fn multiclass_train_then_eval() {
     let e = json(&ev.join("eval.json"));
     assert_eq!(e["metrics"]["kind"], "multiclass");
     assert_eq!(e["training"]["train_rows"], 70);
+    assert!(text.contains("confusion.png"), "{text}");
+    assert_confusion_plots(&ev);
 
     // A binary model evaluated on all the rows of its two classes.
     let bin = tmp.path().join("bin");
@@ -165,7 +148,12 @@ fn sweep_writes_one_csv_line_per_share_and_seed() {
     assert!(lines[0].starts_with("share,seed,accuracy,balanced_accuracy,f1"));
     assert!(lines[6].starts_with("0.6,22,"), "{csv}");
     let svg = std::fs::read_to_string(out.join("sweep.svg")).unwrap();
-    assert!(svg.contains("<polyline"), "{svg}");
+    assert!(
+        svg.contains("<polyline") && svg.contains("training share"),
+        "{svg}"
+    );
+    let png = std::fs::read(out.join("sweep.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000);
     ok(&[
         "sweep",
         &f,

@@ -1,6 +1,8 @@
 //! `catclass train` with features and results on a real S3 server (s3s-fs on loopback,
 //! signatures checked), configured the standard way: AWS_* variables and `--s3-endpoint`.
 
+mod common;
+
 use catclass_svm::store::{Location, S3Credentials, S3Options, StoreOptions, block_on};
 use catclass_svm::synthetic::pets_like;
 use catclass_testkit::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
@@ -49,12 +51,7 @@ fn catclass(args: &[&str], env: &[(&str, String)]) -> Output {
 }
 
 fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "catclass failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success("catclass", out);
 }
 
 /// The single error line of a failed run (no panic, no backtrace).

@@ -33,6 +33,13 @@ pub(crate) fn as_f64<T: Element>(x: &[T]) -> Option<&[f64]> {
     }
 }
 
+/// Whether the AVX2 + FMA kernels are used on this CPU.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn simd_available() -> bool {
+    x86::available()
+}
+
 /// `x · w` in MLlib's order (Java11BLAS `ddot`, see the module docs). `x.len() == w.len()`.
 #[inline]
 pub fn dot<T: Element>(x: &[T], w: &[f64]) -> f64 {

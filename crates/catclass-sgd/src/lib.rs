@@ -26,6 +26,7 @@ pub mod kernel;
 pub mod mllib;
 pub mod model;
 pub mod multiclass;
+mod multikernel;
 pub mod params;
 pub mod reduce;
 pub mod sampler;

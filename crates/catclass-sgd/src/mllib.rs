@@ -88,10 +88,9 @@ pub fn hinge_block<T: Element>(
         };
         for (k, &r) in idx.iter().enumerate() {
             let s = 2.0 * data.label(r) - 1.0;
-            let sm = s * margins[k];
-            if 1.0 > sm {
+            if let Some(loss) = hinge(s, margins[k]) {
                 add_signed(&mut out.grad, data.row(r), -s);
-                out.loss += 1.0 - sm;
+                out.loss += loss;
             }
             out.count += 1;
         }
@@ -171,32 +170,17 @@ impl SgdParams {
     fn run<T: Element, R: BlockReducer + ?Sized>(
         &self,
         data: &Dataset<'_, T>,
-        mut w: Vec<f64>,
+        w: Vec<f64>,
         reducer: &R,
     ) -> Result<SgdFit, TrainError> {
         let n = data.total_rows();
         let dim = data.dim();
-        let reg = self.reg_param();
-        let mut fit = SgdFit {
-            model: LinearModel {
-                weights: Vec::new(),
-                intercept: 0.0,
-                threshold: 0.0,
-            },
-            updates: 0,
-            passes: 0,
-            loss_history: Vec::new(),
-            converged: false,
-        };
+        let mut model = Descent::new(w, self.reg_param());
         if n == 0 {
-            fit.model.weights = w;
-            return Ok(fit);
+            return Ok(model.finish());
         }
-        let norm0 = norm2(&w);
-        let mut reg_val = 0.5 * reg * norm0 * norm0;
         let sampled = self.mini_batch_fraction() < 1.0;
         let mut keep = if sampled { vec![false; n] } else { Vec::new() };
-        let mut previous: Option<Vec<f64>> = None;
         let blocks = block_count(n);
         let last = self.iterations() + 1;
         for i in 1..=last {
@@ -204,42 +188,109 @@ impl SgdParams {
                 sample_pass(self, &mut keep, i);
             }
             let keep_ref = sampled.then_some(&keep[..]);
-            let wr = &w;
+            let wr = &model.w;
             let pass = reducer.reduce(blocks, dim, &|b, out| {
                 let rows = checked_block(data, b)?;
                 hinge_block(data, rows, keep_ref, wr, out);
                 Ok(())
             })?;
-            fit.passes += 1;
+            model.fit.passes += 1;
             if pass.count == 0 {
                 continue;
             }
-            let m = pass.count as f64;
-            fit.loss_history.push(pass.loss / m + reg_val);
-            if i == last {
+            if model.after_pass(self, i, &pass.grad, pass.loss, pass.count) {
                 break;
             }
-            let eta = self.step() / libm::sqrt(i as f64);
-            let g: Vec<f64> = pass.grad.iter().map(|v| v / m).collect();
-            let shrink = 1.0 - eta * reg;
-            w.iter_mut().for_each(|v| *v *= shrink);
-            axpy_unfused(&mut w, -eta, &g);
-            let norm = norm2(&w);
-            reg_val = 0.5 * reg * norm * norm;
-            fit.updates += 1;
-            if let Some(prev) = previous.as_mut() {
-                let diff: Vec<f64> = prev.iter().zip(&w).map(|(a, b)| a - b).collect();
-                if norm2(&diff) < self.convergence_tol() * norm.max(1.0) {
-                    fit.converged = true;
-                    break;
-                }
-                prev.copy_from_slice(&w);
-            } else {
-                previous = Some(w.clone());
-            }
         }
-        fit.model.weights = w;
-        Ok(fit)
+        Ok(model.finish())
+    }
+}
+
+/// The hinge test of one row: with `s = ±1` the sign of its label and `margin = x · w`,
+/// `Some(1 - s * margin)` (its loss; the row then adds `-s * x` to the gradient) when
+/// `1.0 > s * margin` (MLlib's strict test), else `None`.
+#[inline(always)]
+pub(crate) fn hinge(s: f64, margin: f64) -> Option<f64> {
+    let sm = s * margin;
+    (1.0 > sm).then_some(1.0 - sm)
+}
+
+/// One model's state between passes of MLlib's loop: the weights, `regVal`, the previous
+/// weights for the convergence test, and the fit so far. Shared by the binary and the
+/// one-vs-rest loops so both update exactly alike.
+pub(crate) struct Descent {
+    /// Current weights.
+    pub(crate) w: Vec<f64>,
+    reg_val: f64,
+    previous: Option<Vec<f64>>,
+    /// The fit so far (passes are counted by the caller).
+    pub(crate) fit: SgdFit,
+}
+
+impl Descent {
+    /// Starts from `w` with regularisation `reg`.
+    pub(crate) fn new(w: Vec<f64>, reg: f64) -> Self {
+        let norm0 = norm2(&w);
+        Descent {
+            w,
+            reg_val: 0.5 * reg * norm0 * norm0,
+            previous: None,
+            fit: SgdFit {
+                model: LinearModel {
+                    weights: Vec::new(),
+                    intercept: 0.0,
+                    threshold: 0.0,
+                },
+                updates: 0,
+                passes: 0,
+                loss_history: Vec::new(),
+                converged: false,
+            },
+        }
+    }
+
+    /// Uses the sums of counted pass `i` (`count > 0` rows): records the loss, then, unless
+    /// it is the last pass, updates the weights. Returns `true` when the loop must stop here
+    /// (last pass, or converged).
+    pub(crate) fn after_pass(
+        &mut self,
+        params: &SgdParams,
+        i: usize,
+        grad: &[f64],
+        loss: f64,
+        count: u64,
+    ) -> bool {
+        let m = count as f64;
+        self.fit.loss_history.push(loss / m + self.reg_val);
+        if i == params.iterations() + 1 {
+            return true;
+        }
+        let reg = params.reg_param();
+        let eta = params.step() / libm::sqrt(i as f64);
+        let g: Vec<f64> = grad.iter().map(|v| v / m).collect();
+        let shrink = 1.0 - eta * reg;
+        self.w.iter_mut().for_each(|v| *v *= shrink);
+        axpy_unfused(&mut self.w, -eta, &g);
+        let norm = norm2(&self.w);
+        self.reg_val = 0.5 * reg * norm * norm;
+        self.fit.updates += 1;
+        if let Some(prev) = self.previous.as_mut() {
+            let diff: Vec<f64> = prev.iter().zip(&self.w).map(|(a, b)| a - b).collect();
+            if norm2(&diff) < params.convergence_tol() * norm.max(1.0) {
+                self.fit.converged = true;
+                return true;
+            }
+            prev.copy_from_slice(&self.w);
+        } else {
+            self.previous = Some(self.w.clone());
+        }
+        false
+    }
+
+    /// The fit, with the final weights.
+    pub(crate) fn finish(mut self) -> SgdFit {
+        self.fit.model.weights = self.w;
+        self.fit
     }
 }
 

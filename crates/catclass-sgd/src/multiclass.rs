@@ -1,10 +1,10 @@
 //! One vs rest: `K` MLlib-exact binary fits trained together, one data pass per iteration.
 //!
 //! Model `k` learns "class `k`" (label 1) against every other class (label 0). Each pass reads
-//! every kept row once and uses it for all the models still training: for a group of four rows
-//! each model's four margins come from [`dot4`] (MLlib's exact order, the same call the binary
-//! fit makes), and the hinge subgradients are added to that model's slice of a `K x d` gradient,
-//! rows in order. The per-block sums are folded by the [`BlockReducer`] in block order, exactly
+//! every kept row once and uses it for all the models still training: for a group of rows
+//! every (row, model) margin is computed in MLlib's exact order (a register-blocked kernel, the
+//! same sums as the binary fit's `dot`), and the hinge subgradients are added to each model's
+//! slice of a `K x d` gradient, rows in order. The per-block sums are folded by the [`BlockReducer`] in block order, exactly
 //! as in the binary fit, so model `k` here is bit-identical to
 //! [`SgdParams::fit`] on the labels `class == k` (mini-batches and early stopping included: a
 //! model that converged stops updating and leaves the pass; the others go on).
@@ -14,9 +14,8 @@
 
 use crate::TrainError;
 use crate::data::{Dataset, Element, append_bias};
-use crate::kernel::{add_signed, axpy_unfused, dot, dot4, norm2};
-use crate::mllib::{SgdFit, checked_block, sample_pass};
-use crate::model::LinearModel;
+use crate::mllib::{Descent, SgdFit, checked_block, hinge, sample_pass};
+use crate::multikernel::{GROUP, Scratch, add_gradients, margins};
 use crate::params::SgdParams;
 use crate::reduce::{BlockReducer, Partial, block_count};
 use alloc::vec;
@@ -39,7 +38,10 @@ pub fn validate_class_labels(labels: &[f64], classes: usize) -> Result<(), Train
 /// Adds one block's hinge subgradients and losses for the `active` models to `out`.
 ///
 /// `out.grad` holds `active.len() * d` gradient values then `active.len()` loss sums;
-/// `out.count` counts the rows used. Model `active[j]` has weights `w[j]`.
+/// `out.count` counts the rows used. Model `active[j]` has weights `w[j]`. Rows are taken in
+/// groups: every margin of a group is computed first (each in MLlib's order), then the hinge
+/// test and the gradient of every (row, model) pair, rows in order, so each model's sums are
+/// those of [`crate::mllib::hinge_block`] on its binary labels.
 pub fn hinge_block_multi<T: Element>(
     data: &Dataset<'_, T>,
     rows: core::ops::Range<usize>,
@@ -50,62 +52,47 @@ pub fn hinge_block_multi<T: Element>(
 ) {
     let d = data.dim();
     let a = active.len();
-    let mut pending: [usize; 4] = [0; 4];
-    let mut n_pending = 0;
-    let flush = |idx: &[usize], out: &mut Partial| {
-        let (grads, losses) = out.grad.split_at_mut(a * d);
-        for (j, &k) in active.iter().enumerate() {
-            let wk = w[j];
-            let margins = if idx.len() == 4 {
-                dot4(
-                    [
-                        data.row(idx[0]),
-                        data.row(idx[1]),
-                        data.row(idx[2]),
-                        data.row(idx[3]),
-                    ],
-                    wk,
-                )
-            } else {
-                let mut m = [0.0; 4];
-                for (q, &r) in idx.iter().enumerate() {
-                    m[q] = dot(data.row(r), wk);
-                }
-                m
-            };
-            let g = &mut grads[j * d..(j + 1) * d];
-            for (q, &r) in idx.iter().enumerate() {
-                let s = if data.label(r) == k as f64 { 1.0 } else { -1.0 };
-                let sm = s * margins[q];
-                if 1.0 > sm {
-                    add_signed(g, data.row(r), -s);
-                    losses[j] += 1.0 - sm;
-                }
+    let mut scratch = Scratch::new(a);
+    let mut margin = vec![0.0; GROUP * a];
+    let mut coef = vec![0.0; GROUP * a];
+    let mut group: Vec<&[T]> = Vec::with_capacity(GROUP);
+    let mut labels: Vec<f64> = Vec::with_capacity(GROUP);
+    let (grads, losses) = out.grad.split_at_mut(a * d);
+    let mut flush = |group: &mut Vec<&[T]>, labels: &mut Vec<f64>| {
+        if group.is_empty() {
+            return;
+        }
+        margins(group, w, &mut scratch, &mut margin);
+        for (q, y) in labels.iter().enumerate() {
+            for (j, &k) in active.iter().enumerate() {
+                let s = if *y == k as f64 { 1.0 } else { -1.0 };
+                coef[q * a + j] = match hinge(s, margin[q * a + j]) {
+                    Some(loss) => {
+                        losses[j] += loss;
+                        -s
+                    }
+                    None => 0.0,
+                };
             }
         }
-        out.count += idx.len() as u64;
+        add_gradients(group, &coef[..group.len() * a], a, grads, &mut scratch);
+        group.clear();
+        labels.clear();
     };
+    let mut count = 0u64;
     for r in rows {
         if keep.is_some_and(|k| !k[r]) {
             continue;
         }
-        pending[n_pending] = r;
-        n_pending += 1;
-        if n_pending == 4 {
-            flush(&pending, out);
-            n_pending = 0;
+        group.push(data.row(r));
+        labels.push(data.label(r));
+        count += 1;
+        if group.len() == GROUP {
+            flush(&mut group, &mut labels);
         }
     }
-    flush(&pending[..n_pending], out);
-}
-
-/// The training state of one of the `K` models.
-struct ModelState {
-    w: Vec<f64>,
-    reg_val: f64,
-    previous: Option<Vec<f64>>,
-    fit: SgdFit,
-    done: bool,
+    flush(&mut group, &mut labels);
+    out.count += count;
 }
 
 impl SgdParams {
@@ -150,33 +137,16 @@ impl SgdParams {
     ) -> Result<Vec<SgdFit>, TrainError> {
         let n = data.total_rows();
         let dim = data.dim();
-        let reg = self.reg_param();
-        let norm0 = norm2(&w0);
-        let mut states: Vec<ModelState> = (0..classes)
-            .map(|_| ModelState {
-                w: w0.clone(),
-                reg_val: 0.5 * reg * norm0 * norm0,
-                previous: None,
-                fit: SgdFit {
-                    model: LinearModel {
-                        weights: Vec::new(),
-                        intercept: 0.0,
-                        threshold: 0.0,
-                    },
-                    updates: 0,
-                    passes: 0,
-                    loss_history: Vec::new(),
-                    converged: false,
-                },
-                done: n == 0,
-            })
+        let mut models: Vec<Descent> = (0..classes)
+            .map(|_| Descent::new(w0.clone(), self.reg_param()))
             .collect();
+        let mut done = vec![n == 0; classes];
         let sampled = self.mini_batch_fraction() < 1.0;
         let mut keep = if sampled { vec![false; n] } else { Vec::new() };
         let blocks = block_count(n);
         let last = self.iterations() + 1;
         for i in 1..=last {
-            let active: Vec<usize> = (0..classes).filter(|&k| !states[k].done).collect();
+            let active: Vec<usize> = (0..classes).filter(|&k| !done[k]).collect();
             if active.is_empty() {
                 break;
             }
@@ -184,7 +154,7 @@ impl SgdParams {
                 sample_pass(self, &mut keep, i);
             }
             let keep_ref = sampled.then_some(&keep[..]);
-            let ws: Vec<&[f64]> = active.iter().map(|&k| &states[k].w[..]).collect();
+            let ws: Vec<&[f64]> = active.iter().map(|&k| &models[k].w[..]).collect();
             let a = active.len();
             let pass = reducer.reduce(blocks, a * dim + a, &|b, out| {
                 let rows = checked_block(data, b)?;
@@ -193,52 +163,18 @@ impl SgdParams {
             })?;
             drop(ws);
             for &k in &active {
-                states[k].fit.passes += 1;
+                models[k].fit.passes += 1;
             }
             if pass.count == 0 {
                 continue;
             }
-            let m = pass.count as f64;
-            let eta = self.step() / libm::sqrt(i as f64);
-            let shrink = 1.0 - eta * reg;
             for (j, &k) in active.iter().enumerate() {
-                let st = &mut states[k];
-                st.fit
-                    .loss_history
-                    .push(pass.grad[a * dim + j] / m + st.reg_val);
-                if i == last {
-                    st.done = true;
-                    continue;
-                }
-                let g: Vec<f64> = pass.grad[j * dim..(j + 1) * dim]
-                    .iter()
-                    .map(|v| v / m)
-                    .collect();
-                st.w.iter_mut().for_each(|v| *v *= shrink);
-                axpy_unfused(&mut st.w, -eta, &g);
-                let norm = norm2(&st.w);
-                st.reg_val = 0.5 * reg * norm * norm;
-                st.fit.updates += 1;
-                if let Some(prev) = st.previous.as_mut() {
-                    let diff: Vec<f64> = prev.iter().zip(&st.w).map(|(x, y)| x - y).collect();
-                    if norm2(&diff) < self.convergence_tol() * norm.max(1.0) {
-                        st.fit.converged = true;
-                        st.done = true;
-                        continue;
-                    }
-                    prev.copy_from_slice(&st.w);
-                } else {
-                    st.previous = Some(st.w.clone());
-                }
+                let grad = &pass.grad[j * dim..(j + 1) * dim];
+                let loss = pass.grad[a * dim + j];
+                done[k] = models[k].after_pass(self, i, grad, loss, pass.count);
             }
         }
-        Ok(states
-            .into_iter()
-            .map(|mut st| {
-                st.fit.model.weights = st.w;
-                st.fit
-            })
-            .collect())
+        Ok(models.into_iter().map(Descent::finish).collect())
     }
 }
 

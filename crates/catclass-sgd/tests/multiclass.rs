@@ -172,3 +172,31 @@ fn argmax_takes_the_first_largest() {
     assert_eq!(argmax(&[-1.0, 2.0, 2.0, 0.5]), Some(1));
     assert_eq!(argmax(&[-3.0]), Some(0));
 }
+
+#[test]
+fn wide_rows_cross_column_tiles_and_keep_every_order() {
+    // 1 030 columns: four full 256-column tiles, a partial one, and a 2-column tail; 7 classes:
+    // two 3-model register tiles and a lone model; 299 rows: partial row groups at block ends.
+    let (x, y) = data(299, 1030, 7, 11);
+    let x32: Vec<f32> = x.iter().map(|v| *v as f32).collect();
+    for (intercept, fraction) in [(false, 1.0), (true, 0.6)] {
+        let params = SgdParams::builder()
+            .iterations(6)
+            .step(0.5)
+            .mini_batch_fraction(fraction)
+            .intercept(intercept)
+            .check()
+            .unwrap();
+        check(&x32, &y, 1030, 7, &params).unwrap();
+        check(&x, &y, 1030, 7, &params).unwrap();
+    }
+}
+
+#[test]
+fn non_finite_features_still_match_the_binary_fits() {
+    let (mut x, y) = data(40, 21, 3, 5);
+    x[3 * 21 + 4] = f64::INFINITY;
+    x[17 * 21 + 20] = f64::NAN;
+    let params = SgdParams::builder().iterations(3).check().unwrap();
+    check(&x, &y, 21, 3, &params).unwrap();
+}

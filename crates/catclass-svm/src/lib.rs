@@ -26,6 +26,7 @@ pub mod model_file;
 pub mod multiclass;
 pub mod photos;
 pub mod pipeline;
+pub mod plot;
 pub mod predict;
 pub mod solver;
 pub mod split;
@@ -103,4 +104,7 @@ pub enum SvmError {
     /// An argument refused.
     #[error("{0}")]
     Invalid(String),
+    /// A chart could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
 }

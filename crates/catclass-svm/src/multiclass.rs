@@ -11,8 +11,8 @@ use crate::model_file::{
     ClassModel, MODEL_FORMAT, MODEL_VERSION, MulticlassModelFile, MulticlassTask, SavedModel,
     TrainingRecord,
 };
-use crate::pipeline::{Evaluation, Stage, Timings, read_checked};
-use crate::solver::{Solver, SolverRecord};
+use crate::pipeline::{Evaluation, RunRecord, Stage, Timings, read_checked};
+use crate::solver::Solver;
 use crate::split::stratified_split;
 use crate::{Executor, SvmError};
 use catclass_sgd::multiclass::argmax;
@@ -73,34 +73,15 @@ pub struct MulticlassCounts {
 pub struct MulticlassReport {
     /// Always `one-vs-rest`.
     pub task: MulticlassTask,
-    /// Feature location.
-    pub features: String,
-    /// Separate test location, if any.
-    pub test_features: Option<String>,
-    /// `mllib-sgd` or `dcd`.
-    pub solver: String,
     /// Test metrics (accuracy, baseline, balanced accuracy, per class, confusion).
     pub metrics: MulticlassMetrics,
     /// Row counts.
     pub counts: MulticlassCounts,
     /// Per model.
     pub models: Vec<ModelTraining>,
-    /// Solver settings.
-    pub params: SolverRecord,
-    /// Split seed.
-    pub seed: u64,
-    /// Share of each class used for training, when split.
-    pub train_fraction: Option<f64>,
-    /// Worker threads used.
-    pub threads: usize,
-    /// Processes used.
-    pub ranks: usize,
-    /// Stage times.
-    pub timings: Timings,
-    /// Warnings a reader must see.
-    pub warnings: Vec<String>,
-    /// catclass-svm version.
-    pub catclass_version: String,
+    /// What the run used and how it ran (the fields a binary report has too).
+    #[serde(flatten)]
+    pub run: RunRecord,
 }
 
 /// A trained one-vs-rest model with its report.
@@ -124,17 +105,26 @@ impl MulticlassOutcome {
             r.counts.feature_dim
         );
         s.push_str(&r.metrics.to_text());
-        for w in &r.warnings {
+        for w in &r.run.warnings {
             s.push_str(&format!("warning: {w}\n"));
         }
         s
     }
 
-    /// Writes `model.json`, `report.json` and `report.txt` into `out` (each atomically).
+    /// Writes `model.json`, `report.json`, `report.txt` and the confusion heat map
+    /// (`confusion.svg`, `confusion.png`) into `out` (each atomically).
     pub async fn write(&self, out: &Location) -> Result<(), SvmError> {
         out.put("model.json", self.model.to_json()).await?;
         write_json(out, "report.json", &self.report).await?;
         write_text(out, "report.txt", &self.report_text()).await?;
+        let r = &self.report;
+        let chart = r.metrics.confusion_chart(&format!(
+            "confusion matrix: one vs rest, {} classes, {} test rows",
+            r.metrics.per_class.len(),
+            r.counts.test_rows
+        ))?;
+        write_text(out, "confusion.svg", &chart.svg).await?;
+        out.put("confusion.png", chart.png).await?;
         Ok(())
     }
 }
@@ -302,9 +292,6 @@ pub fn train_multiclass<E: Executor>(
     };
     let report = MulticlassReport {
         task: MulticlassTask::OneVsRest,
-        features: cfg.features.clone(),
-        test_features,
-        solver: cfg.solver.name().to_string(),
         counts: MulticlassCounts {
             train_rows: total,
             test_rows: test.len(),
@@ -324,18 +311,23 @@ pub fn train_multiclass<E: Executor>(
             })
             .collect(),
         metrics,
-        params,
-        seed: cfg.seed,
-        train_fraction,
-        threads: exec.threads(),
-        ranks: exec.ranks(),
-        timings: Timings {
-            load_seconds,
-            train_seconds,
-            eval_seconds,
+        run: RunRecord {
+            features: cfg.features.clone(),
+            test_features,
+            solver: cfg.solver.name().to_string(),
+            params,
+            seed: cfg.seed,
+            train_fraction,
+            threads: exec.threads(),
+            ranks: exec.ranks(),
+            timings: Timings {
+                load_seconds,
+                train_seconds,
+                eval_seconds,
+            },
+            warnings,
+            catclass_version: version,
         },
-        warnings,
-        catclass_version: version,
     };
     Ok(MulticlassOutcome { model, report })
 }

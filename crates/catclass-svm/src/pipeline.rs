@@ -97,12 +97,6 @@ pub struct Timings {
 pub struct TrainReport {
     /// What was learned.
     pub task: Task,
-    /// Feature location.
-    pub features: String,
-    /// Separate test location, if any.
-    pub test_features: Option<String>,
-    /// `mllib-sgd` or `dcd`.
-    pub solver: String,
     /// Accuracy on the test rows.
     pub test_accuracy: f64,
     /// Accuracy of always answering the larger test class.
@@ -123,6 +117,21 @@ pub struct TrainReport {
     /// and for DCD its epochs, primal and dual objectives and duality gap.
     #[serde(flatten)]
     pub fit: FitSummary,
+    /// What the run used and how it ran.
+    #[serde(flatten)]
+    pub run: RunRecord,
+}
+
+/// What a training run used and how it ran: the fields `report.json` of a binary and of a
+/// one-vs-rest run share (flattened into both).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Feature location.
+    pub features: String,
+    /// Separate test location, if any.
+    pub test_features: Option<String>,
+    /// `mllib-sgd` or `dcd`.
+    pub solver: String,
     /// Solver settings.
     pub params: SolverRecord,
     /// Split seed.
@@ -412,9 +421,6 @@ pub fn train<E: Executor>(
     };
     let report = TrainReport {
         task: cfg.task.clone(),
-        features: cfg.features.clone(),
-        test_features,
-        solver: cfg.solver.name().to_string(),
         test_accuracy: metrics.accuracy,
         majority_baseline: metrics.majority_baseline,
         balanced_accuracy: metrics.balanced_accuracy,
@@ -439,18 +445,23 @@ pub fn train<E: Executor>(
             feature_dim: dim,
         },
         fit: summary,
-        params,
-        seed: cfg.seed,
-        train_fraction,
-        threads: exec.threads(),
-        ranks: exec.ranks(),
-        timings: Timings {
-            load_seconds,
-            train_seconds,
-            eval_seconds,
+        run: RunRecord {
+            features: cfg.features.clone(),
+            test_features,
+            solver: cfg.solver.name().to_string(),
+            params,
+            seed: cfg.seed,
+            train_fraction,
+            threads: exec.threads(),
+            ranks: exec.ranks(),
+            timings: Timings {
+                load_seconds,
+                train_seconds,
+                eval_seconds,
+            },
+            warnings,
+            catclass_version: version,
         },
-        warnings,
-        catclass_version: version,
     };
     Ok(TrainOutcome { model, report })
 }

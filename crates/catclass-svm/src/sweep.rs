@@ -88,10 +88,10 @@ impl Sweep {
 }
 
 /// One metric of a point.
-type Metric = fn(&SweepPoint) -> f64;
+pub type Metric = fn(&SweepPoint) -> f64;
 
-/// Mean, min and max of one metric at one share.
-fn band(points: &[SweepPoint], share: f64, metric: Metric) -> (f64, f64, f64) {
+/// Mean, min and max of one metric over the points at one share.
+pub fn band(points: &[SweepPoint], share: f64, metric: Metric) -> (f64, f64, f64) {
     let v: Vec<f64> = points
         .iter()
         .filter(|p| p.share == share)
@@ -103,12 +103,6 @@ fn band(points: &[SweepPoint], share: f64, metric: Metric) -> (f64, f64, f64) {
     (mean, lo, hi)
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 impl Sweep {
     /// The distinct shares, ascending.
     pub fn shares(&self) -> Vec<f64> {
@@ -118,107 +112,10 @@ impl Sweep {
         v
     }
 
-    /// `sweep.svg`: per metric the mean line and the min-max band against the training share,
-    /// the majority baseline dashed, titled with the classes and settings.
-    pub fn to_svg(&self) -> String {
-        use core::fmt::Write;
-        let (w, h, l, r, t, b) = (800.0, 500.0, 70.0, 180.0, 50.0, 60.0);
-        let (pw, ph) = (w - l - r, h - t - b);
-        let shares = self.shares();
-        let px = |x: f64| l + x * pw;
-        let py = |y: f64| t + (1.0 - y.clamp(0.0, 1.0)) * ph;
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, sans-serif" font-size="13">"#
-        );
-        let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="28" text-anchor="middle" font-size="15">{}</text>"#,
-            l + pw / 2.0,
-            escape(&self.title)
-        );
-        for i in 0..=10 {
-            let v = i as f64 / 10.0;
-            let _ = writeln!(
-                s,
-                r##"<line x1="{l}" x2="{}" y1="{y}" y2="{y}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{v:.1}</text>"##,
-                l + pw,
-                l - 8.0,
-                py(v) + 4.0,
-                y = py(v)
-            );
-            let _ = writeln!(
-                s,
-                r##"<line y1="{t}" y2="{}" x1="{x}" x2="{x}" stroke="#eee"/><text x="{x}" y="{}" text-anchor="middle">{v:.1}</text>"##,
-                t + ph,
-                t + ph + 18.0,
-                x = px(v)
-            );
-        }
-        let _ = writeln!(
-            s,
-            r#"<rect x="{l}" y="{t}" width="{pw}" height="{ph}" fill="none" stroke="black"/>"#
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="middle">training share</text>"#,
-            l + pw / 2.0,
-            h - 15.0
-        );
-        let metrics: [(&str, &str, Metric); 4] = [
-            ("accuracy", "#1f77b4", |p| p.accuracy),
-            ("balanced accuracy", "#2ca02c", |p| p.balanced_accuracy),
-            ("F1", "#d62728", |p| p.f1),
-            ("majority baseline", "#555555", |p| p.majority_baseline),
-        ];
-        for (k, (name, colour, metric)) in metrics.iter().enumerate() {
-            let stats: Vec<(f64, (f64, f64, f64))> = shares
-                .iter()
-                .map(|x| (*x, band(&self.points, *x, *metric)))
-                .collect();
-            let baseline = k == 3;
-            if !baseline {
-                let mut poly = String::new();
-                for (x, (_, _, hi)) in &stats {
-                    let _ = write!(poly, "{:.2},{:.2} ", px(*x), py(*hi));
-                }
-                for (x, (_, lo, _)) in stats.iter().rev() {
-                    let _ = write!(poly, "{:.2},{:.2} ", px(*x), py(*lo));
-                }
-                let _ = writeln!(
-                    s,
-                    r#"<polygon points="{}" fill="{colour}" fill-opacity="0.18" stroke="none"/>"#,
-                    poly.trim_end()
-                );
-            }
-            let line: Vec<String> = stats
-                .iter()
-                .map(|(x, (m, _, _))| format!("{:.2},{:.2}", px(*x), py(*m)))
-                .collect();
-            let _ = writeln!(
-                s,
-                r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"{}/>"#,
-                line.join(" "),
-                if baseline {
-                    r#" stroke-dasharray="6 4""#
-                } else {
-                    ""
-                }
-            );
-            let ly = t + 20.0 + 22.0 * k as f64;
-            let _ = writeln!(
-                s,
-                r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="3"/><text x="{}" y="{}">{name}</text>"#,
-                l + pw + 12.0,
-                l + pw + 36.0,
-                l + pw + 42.0,
-                ly + 4.0
-            );
-        }
-        s.push_str("</svg>\n");
-        s
+    /// `sweep.svg` and `sweep.png`: per metric the mean line and the min-max band against the
+    /// training share, the majority baseline dashed, titled with the classes and settings.
+    pub fn chart(&self) -> Result<crate::plot::Chart, crate::plot::PlotError> {
+        crate::plot::sweep_chart(self)
     }
 }
 
@@ -490,15 +387,15 @@ mod tests {
         assert_eq!(csv.lines().count(), 5);
         assert!(csv.starts_with("share,seed,accuracy"));
         assert_eq!(two.shares(), vec![0.3, 0.7]);
-        let svg = two.to_svg();
-        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert_eq!(svg.matches("<polygon").count(), 3, "one band per metric");
+        let chart = two.chart().unwrap();
+        assert!(chart.svg.contains("<svg") && chart.svg.trim_end().ends_with("</svg>"));
         assert_eq!(
-            svg.matches("<polyline").count(),
-            4,
-            "three means and the baseline"
+            chart.svg.matches("<polygon").count(),
+            3,
+            "one band per metric"
         );
-        assert!(svg.contains("Bengal"));
+        assert!(chart.svg.contains("Bengal"));
+        assert!(chart.png.starts_with(b"\x89PNG"));
 
         let multi = sweep(
             &SweepConfig {
