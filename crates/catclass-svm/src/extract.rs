@@ -226,6 +226,22 @@ impl ImageRef {
     pub fn describe(&self) -> String {
         self.location.describe(&self.name)
     }
+
+    /// Reads the image's bytes for the extractor, as image number `index` of a run (a read
+    /// failure becomes that image's error, naming it).
+    pub async fn fetch(&self, index: usize) -> EncodedImage {
+        let path = PathBuf::from(self.describe());
+        let bytes = self
+            .location
+            .get(&self.name)
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| ImageError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            });
+        EncodedImage { index, path, bytes }
+    }
 }
 
 /// Whether a name is a JPEG or PNG file name.
@@ -591,19 +607,7 @@ fn run_local(
     let concurrency = cfg.store.concurrency.max(1);
     let fetcher = runtime.spawn(async move {
         let mut fetches = futures::stream::iter(owned.into_iter().enumerate())
-            .map(|(index, img)| async move {
-                let path = PathBuf::from(img.describe());
-                let bytes = img
-                    .location
-                    .get(&img.name)
-                    .await
-                    .map(|b| b.to_vec())
-                    .map_err(|e| ImageError::Io {
-                        path: path.clone(),
-                        source: std::io::Error::other(e.to_string()),
-                    });
-                EncodedImage { index, path, bytes }
-            })
+            .map(|(index, img)| async move { img.fetch(index).await })
             .buffered(concurrency);
         while let Some(item) = fetches.next().await {
             let tx = tx.clone();

@@ -5,12 +5,11 @@
 use crate::extract::{FeatureSpec, ImageRef, list_images};
 use crate::model_file::SavedModel;
 use crate::{SvmError, load_model};
-use catclass_features::{EncodedImage, Extractor, ImageError};
+use catclass_features::{EncodedImage, Extractor};
 use catclass_store::{FeatureModel, StoreOptions, block_on};
 use futures::StreamExt;
 use serde::Serialize;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 
 /// Everything `catclass predict` needs.
 #[derive(Debug, Clone)]
@@ -139,19 +138,7 @@ pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), S
     let concurrency = cfg.store.concurrency.max(1);
     let encoded: Vec<EncodedImage> = block_on(
         futures::stream::iter(images.iter().enumerate())
-            .map(|(index, img)| async move {
-                let path = PathBuf::from(img.describe());
-                let bytes = img
-                    .location
-                    .get(&img.name)
-                    .await
-                    .map(|b| b.to_vec())
-                    .map_err(|e| ImageError::Io {
-                        path: path.clone(),
-                        source: std::io::Error::other(e.to_string()),
-                    });
-                EncodedImage { index, path, bytes }
-            })
+            .map(|(index, img)| img.fetch(index))
             .buffered(concurrency)
             .collect(),
     );
