@@ -272,12 +272,12 @@ fn files_in(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-/// 15 cat and 15 dog variants of the shipped photos (generated), locally and on S3.
+/// 40 cat and 40 dog variants of the shipped photos (generated), locally and on S3.
 fn photos(server: &S3Server, dir: &Path) {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/images");
     let (cat, dog) = (shared.join("chelsea.jpg"), shared.join("darknet-dog.jpg"));
     let files =
-        catclass_svm::photos::photo_variants(&[(&cat, "cat"), (&dog, "dog")], 15, 5, dir).unwrap();
+        catclass_svm::photos::photo_variants(&[(&cat, "cat"), (&dog, "dog")], 40, 5, dir).unwrap();
     let remote = Location::create(&format!("s3://{BUCKET}/images"), &direct(server)).unwrap();
     for f in files {
         let name = f.file_name().unwrap().to_str().unwrap().to_string();
