@@ -118,3 +118,35 @@ pub trait FeatureBackend: Send + Sync {
     /// [`InputSpec::layout`]) and returns `images * output().dim` floats, image after image.
     fn extract(&self, batch: &[f32], images: usize) -> Result<Vec<f32>, BackendError>;
 }
+
+/// The checks every [`FeatureBackend::extract`] makes around its engine: `batch` must be
+/// `images` images of `input`, no images give no features without running `run`, and `run`
+/// must return `images * output.dim` floats.
+pub(crate) fn checked_extract(
+    input: &InputSpec,
+    output: &OutputSpec,
+    batch: &[f32],
+    images: usize,
+    run: impl FnOnce() -> Result<Vec<f32>, BackendError>,
+) -> Result<Vec<f32>, BackendError> {
+    let per = input.len();
+    if batch.len() != images * per {
+        return Err(BackendError::BatchShape {
+            got: batch.len(),
+            images,
+            per_image: per,
+        });
+    }
+    if images == 0 {
+        return Ok(Vec::new());
+    }
+    let v = run()?;
+    if v.len() != images * output.dim {
+        return Err(BackendError::Run(format!(
+            "output has {} floats, expected {images} x {}",
+            v.len(),
+            output.dim
+        )));
+    }
+    Ok(v)
+}

@@ -23,7 +23,7 @@ use tract_onnx::data_resolver::FopenDataResolver;
 use tract_onnx::pb::{self, NodeProto};
 use tract_onnx::prelude::{Framework, TractError};
 
-use crate::backend::{BackendError, FeatureBackend, InputSpec, OutputSpec};
+use crate::backend::{BackendError, FeatureBackend, InputSpec, OutputSpec, checked_extract};
 use crate::model::ModelSource;
 use crate::preprocess::Layout;
 
@@ -798,25 +798,8 @@ impl FeatureBackend for BurnBackend {
     }
 
     fn extract(&self, batch: &[f32], images: usize) -> Result<Vec<f32>, BackendError> {
-        let per = self.input.len();
-        if batch.len() != images * per {
-            return Err(BackendError::BatchShape {
-                got: batch.len(),
-                images,
-                per_image: per,
-            });
-        }
-        if images == 0 {
-            return Ok(Vec::new());
-        }
-        let v = self.run(batch, images)?;
-        if v.len() != images * self.output.dim {
-            return Err(BackendError::Run(format!(
-                "output has {} floats, expected {images} x {}",
-                v.len(),
-                self.output.dim
-            )));
-        }
-        Ok(v)
+        checked_extract(&self.input, &self.output, batch, images, || {
+            self.run(batch, images)
+        })
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
-use crate::backend::{BackendError, FeatureBackend, InputSpec, OutputSpec};
+use crate::backend::{BackendError, FeatureBackend, InputSpec, OutputSpec, checked_extract};
 use crate::model::ModelSource;
 use crate::preprocess::Layout;
 
@@ -309,28 +309,12 @@ impl FeatureBackend for TractBackend {
 
     fn extract(&self, batch: &[f32], images: usize) -> Result<Vec<f32>, BackendError> {
         let per = self.input.len();
-        if images == 0 || batch.len() != images * per {
-            if images == 0 && batch.is_empty() {
-                return Ok(Vec::new());
+        checked_extract(&self.input, &self.output, batch, images, || {
+            let mut v = Vec::with_capacity(images * self.output.dim);
+            for chunk in batch.chunks(self.plan_batch * per) {
+                v.extend(self.run_chunk(chunk, chunk.len() / per)?);
             }
-            return Err(BackendError::BatchShape {
-                got: batch.len(),
-                images,
-                per_image: per,
-            });
-        }
-        let mut v = Vec::with_capacity(images * self.output.dim);
-        for chunk in batch.chunks(self.plan_batch * per) {
-            v.extend(self.run_chunk(chunk, chunk.len() / per)?);
-        }
-        if v.len() != images * self.output.dim {
-            return Err(BackendError::Run(format!(
-                "output has {} floats, expected {} x {}",
-                v.len(),
-                images,
-                self.output.dim
-            )));
-        }
-        Ok(v)
+            Ok(v)
+        })
     }
 }
