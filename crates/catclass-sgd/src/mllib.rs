@@ -149,19 +149,8 @@ impl SgdParams {
     ) -> Result<SgdFit, TrainError> {
         validate_labels(data.labels())?;
         if self.intercept() {
-            let biased = append_bias(data.features(), data.dim());
-            let with_bias = Dataset::shard(
-                &biased,
-                data.labels(),
-                data.dim() + 1,
-                data.first_row(),
-                data.total_rows(),
-            )?;
-            let mut w0 = vec![0.0; data.dim() + 1];
-            w0[data.dim()] = 1.0;
-            let mut fit = self.run(&with_bias, w0, reducer)?;
-            let bias = fit.model.weights.pop().unwrap_or(0.0);
-            fit.model.intercept = bias;
+            let mut fit = with_bias(data, |biased, w0| self.run(biased, w0, reducer))?;
+            fit.model.intercept = fit.model.weights.pop().unwrap_or(0.0);
             return Ok(fit);
         }
         self.run(data, vec![0.0; data.dim()], reducer)
@@ -319,4 +308,23 @@ pub fn objective<T: Element, R: BlockReducer + ?Sized>(
     let norm = norm2(&model.weights);
     let b = model.intercept;
     Ok(pass.loss / n as f64 + 0.5 * reg * (norm * norm + b * b))
+}
+
+/// Runs `run` on `data` with MLlib's intercept column (a 1.0 appended to every row) and its
+/// starting weights (zeros, 1.0 for the intercept).
+pub(crate) fn with_bias<T: Element, O>(
+    data: &Dataset<'_, T>,
+    run: impl FnOnce(&Dataset<'_, T>, Vec<f64>) -> Result<O, TrainError>,
+) -> Result<O, TrainError> {
+    let biased = append_bias(data.features(), data.dim());
+    let with_bias = Dataset::shard(
+        &biased,
+        data.labels(),
+        data.dim() + 1,
+        data.first_row(),
+        data.total_rows(),
+    )?;
+    let mut w0 = vec![0.0; data.dim() + 1];
+    w0[data.dim()] = 1.0;
+    run(&with_bias, w0)
 }

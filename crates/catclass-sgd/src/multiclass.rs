@@ -13,8 +13,8 @@
 //! followed by their `a` loss sums; the row count is shared (every model sees the same sample).
 
 use crate::TrainError;
-use crate::data::{Dataset, Element, append_bias};
-use crate::mllib::{Descent, SgdFit, checked_block, hinge, sample_pass};
+use crate::data::{Dataset, Element};
+use crate::mllib::{Descent, SgdFit, checked_block, hinge, sample_pass, with_bias};
 use crate::multikernel::{GROUP, Scratch, add_gradients, margins};
 use crate::params::SgdParams;
 use crate::reduce::{BlockReducer, Partial, block_count};
@@ -109,17 +109,9 @@ impl SgdParams {
     ) -> Result<Vec<SgdFit>, TrainError> {
         validate_class_labels(data.labels(), classes)?;
         if self.intercept() {
-            let biased = append_bias(data.features(), data.dim());
-            let with_bias = Dataset::shard(
-                &biased,
-                data.labels(),
-                data.dim() + 1,
-                data.first_row(),
-                data.total_rows(),
-            )?;
-            let mut w0 = vec![0.0; data.dim() + 1];
-            w0[data.dim()] = 1.0;
-            let mut fits = self.run_multi(&with_bias, classes, w0, reducer)?;
+            let mut fits = with_bias(data, |biased, w0| {
+                self.run_multi(biased, classes, w0, reducer)
+            })?;
             for fit in &mut fits {
                 fit.model.intercept = fit.model.weights.pop().unwrap_or(0.0);
             }

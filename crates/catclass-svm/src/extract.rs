@@ -358,18 +358,20 @@ pub struct ExtractReport {
     pub ranks: usize,
 }
 
-/// Reads and checks the existing feature files of `out` that this run would write or that
-/// the shard would hold: valid ones (`dim` exact float32 values) are returned by name.
+/// Reads and checks the feature files of `out` not already in `known`: the valid ones (`dim`
+/// exact float32 values) by name, and the names of the others, sorted.
 async fn existing_outputs(
     out: &Location,
     dim: usize,
     concurrency: usize,
+    known: &HashMap<String, Vec<f32>>,
 ) -> Result<(HashMap<String, Vec<f32>>, Vec<String>), SvmError> {
     let names: Vec<String> = out
         .list()
         .await?
         .iter()
         .map(|m| out.name_of(m))
+        .filter(|n| !known.contains_key(n))
         .filter(|n| n.ends_with(".json"))
         .collect();
     let results: Vec<(String, Option<Vec<f32>>)> = futures::stream::iter(names)
@@ -478,11 +480,13 @@ pub fn extract<E: Executor>(
         let images = list_images(&cfg.images, &cfg.store).await?;
         let out = Location::create(&cfg.out, &cfg.store)?;
         check_manifest(&out, &loaded.record, false).await?;
-        let (existing, invalid) = existing_outputs(&out, dim, cfg.store.concurrency).await?;
-        Ok::<_, SvmError>((images, out, existing, invalid))
+        // Invalid outputs of this run's images are redone; others are the shard's concern.
+        let (existing, _) =
+            existing_outputs(&out, dim, cfg.store.concurrency, &HashMap::new()).await?;
+        Ok::<_, SvmError>((images, out, existing))
     });
     exec.agree(planned.as_ref().err().map(ToString::to_string))?;
-    let (images, out, mut existing, invalid) = planned?;
+    let (images, out, mut existing) = planned?;
     if rank == 0 {
         let written = block_on(check_manifest(&out, &loaded.record, true));
         exec.agree(written.as_ref().err().map(ToString::to_string))?;
@@ -535,11 +539,11 @@ pub fn extract<E: Executor>(
             existing.insert(name, values);
         }
         let result = block_on(async {
-            // Features written by other ranks (and anything else now in the folder).
-            let (all, invalid_now) = existing_outputs(&out, dim, cfg.store.concurrency).await?;
-            for (k, v) in all {
-                existing.entry(k).or_insert(v);
-            }
+            // Only what this process does not hold yet: other ranks' features, anything else
+            // now in the folder.
+            let (others, invalid_now) =
+                existing_outputs(&out, dim, cfg.store.concurrency, &existing).await?;
+            existing.extend(others);
             if let Some(bad) = invalid_now.first() {
                 return Ok(Err(format!(
                     "{} is not a valid feature file of {dim} float32 values",
@@ -567,7 +571,6 @@ pub fn extract<E: Executor>(
     } else if cfg.shard {
         exec.agree(None)?;
     }
-    let _ = invalid;
 
     let mut stage_seconds = BTreeMap::new();
     stage_seconds.insert("read".to_string(), summary.read.as_secs_f64());
