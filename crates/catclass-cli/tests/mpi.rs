@@ -16,6 +16,19 @@ fn run_guarded(mut cmd: Command) -> Output {
     // One job at a time: concurrent mpirun jobs of parallel tests were seen to interfere.
     static ONE_JOB: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = ONE_JOB.lock().unwrap_or_else(|e| e.into_inner());
+    let out = run_once(&mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // catclass prints `error: ...` on every failure; a failure without it is Open MPI failing
+    // to launch the job (seen rarely on loaded machines): retried once, and said.
+    if !out.status.success() && !stderr.contains("error:") && !stderr.contains("panicked") {
+        eprintln!("{cmd:?} failed before catclass reported anything; retrying once:\n{stderr}");
+        return run_once(&mut cmd);
+    }
+    out
+}
+
+/// Runs `cmd` once, killing it if it has not finished after two minutes.
+fn run_once(cmd: &mut Command) -> Output {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
