@@ -18,8 +18,8 @@ Needs: pip install pillow numpy onnx onnxruntime; run from the repository root.
   running its own batches of B (decode, preprocess and inference overlap across workers);
   TractBackend runs each batch as single-image plans (its default `with_plan_batch(1)`, about
   twice the throughput of one batched plan on this model; the example's --plan-batch changes it),
-  with catclass's depthwise convolution swapped in (catclass_features::tract_depthwise);
-  `tract-own-dw` runs tract's own depthwise op instead, for comparison.
+  with catclass's rewrites of the plan (catclass_features::tract_tuning: a faster depthwise
+  convolution, im2col for thick convolutions); `tract-untuned` runs tract's own plan, for comparison.
 - burn (with --backends ...,burn): the same example built with `--features burn`,
   `--backend burn` (burn's `flex` CPU backend, weights read from the same ONNX file).
 Prints one JSON line per engine and model, then a summary table.
@@ -116,8 +116,8 @@ def run_ort(model_path, tensor, pre, files, batch, threads, repeat):
 def run_rust(engine, img_dir, model_path, layer, preset, batch, threads, repeat):
     profile = [] if os.environ.get("BENCH_PROFILE") == "dev" else ["--release"]
     features = ["--features", "burn"] if engine == "burn" else []
-    extra = ["--depthwise", "tract"] if engine == "tract-own-dw" else []
-    backend = "tract" if engine == "tract-own-dw" else engine
+    extra = ["--untuned"] if engine == "tract-untuned" else []
+    backend = "tract" if engine == "tract-untuned" else engine
     cmd = (["cargo", "run", "--quiet"] + profile + ["-p", "catclass-features"] + features +
            ["--example", "extract_bench", "--", img_dir, "--layer", layer, "--preset", preset,
             "--batch", str(batch), "--threads", str(threads), "--repeat", str(repeat),
@@ -137,8 +137,8 @@ def main():
     ap.add_argument("--vgg16", default=None)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--backends", default="tract",
-                    help="Rust engines, comma-separated: tract, burn, tract-own-dw (tract with its own "
-                         "depthwise convolution instead of catclass's)")
+                    help="Rust engines, comma-separated: tract, burn, tract-untuned (tract's own plans, "
+                         "without catclass's rewrites)")
     a = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,7 +4,7 @@
 //!     DIR [--model PATH] [--layer NAME] [--preset NAME] [--batch N] [--threads N] [--repeat N]
 //!     [--backend tract|burn]   (burn needs `--features burn`)
 //!     [--plan-batch N]         (tract: images per plan run, default 1)
-//!     [--depthwise fast|tract] (tract: catclass's depthwise convolution, the default, or tract's)
+//!     [--untuned]              (tract: its own plans, without catclass's rewrites)
 //!
 //! Prints one JSON line: images, seconds, images/s, and the summed thread time per stage
 //! (decode, preprocess, model), then a model-only figure (the same preprocessed batch run
@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut batch, mut threads, mut repeat) = (1usize, 1usize, 3usize);
     let mut engine = String::from("tract");
     let mut plan_batch = 1usize;
-    let mut fast_depthwise = true;
+    let mut tuned = true;
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--repeat" => repeat = val()?.parse()?,
             "--backend" => engine = val()?,
             "--plan-batch" => plan_batch = val()?.parse()?,
-            "--depthwise" => fast_depthwise = val()? != "tract",
+            "--untuned" => tuned = false,
             _ => dir = Some(PathBuf::from(a)),
         }
     }
@@ -64,9 +64,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "tract" => {
             let b = TractBackend::load(&source, Some(&layer))?
                 .with_plan_batch(plan_batch)
-                .with_fast_depthwise(fast_depthwise);
-            if !fast_depthwise {
-                engine = "tract (tract's depthwise)".into();
+                .with_tuning(tuned);
+            if !tuned {
+                engine = "tract (untuned)".into();
             }
             b.prepare(batch)?;
             if !paths.len().is_multiple_of(batch) {

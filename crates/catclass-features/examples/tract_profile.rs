@@ -1,34 +1,44 @@
 //! Time per operator of the tract plan [`catclass_features::TractBackend`] runs, batch 1.
 //!
 //! cargo run --release -p catclass-features --example tract_profile -- \
-//!     MODEL.onnx LAYER [--runs N] [--depthwise fast|tract]
+//!     MODEL.onnx LAYER [--runs N] [--untuned] [--knob TRACT_KNOB=VALUE]...
 //!
 //! Runs the plan N times (default 30) on a constant image and prints, per operator kind and
 //! for the 25 slowest nodes, the fastest of the N timings (the minimum is what a shared,
 //! noisy machine measures most steadily), with their sum and the mean wall time per image.
-//! `--depthwise tract` keeps tract's own depthwise op instead of catclass's.
+//! `--untuned` leaves out catclass's rewrites (`catclass_features::tract_tuning`); `--knob` sets one
+//! of tract's scopable knobs while the plan is optimised.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use catclass_features::tract_depthwise::use_fast_depthwise;
+use catclass_features::tract_tuning::tune;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{bail, format_err};
+use tract_onnx::tract_core::knobs::KnobScope;
 use tract_onnx::tract_core::plan::{SimpleState, eval};
 use tract_onnx::tract_hir::infer::Factoid;
 
 fn main() -> TractResult<()> {
     let mut args = std::env::args().skip(1);
-    let (mut positional, mut runs, mut fast) = (Vec::new(), 30usize, true);
+    let (mut positional, mut runs, mut tuned) = (Vec::new(), 30usize, true);
+    let mut knobs: Vec<(String, String)> = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--runs" => runs = args.next().unwrap_or_default().parse()?,
-            "--depthwise" => fast = args.next().as_deref() != Some("tract"),
+            "--untuned" => tuned = false,
+            "--knob" => {
+                let kv = args.next().unwrap_or_default();
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| format_err!("--knob NAME=VALUE"))?;
+                knobs.push((k.to_owned(), v.to_owned()));
+            }
             _ => positional.push(a),
         }
     }
     let [path, layer] = positional.as_slice() else {
-        bail!("usage: tract_profile MODEL.onnx LAYER [--runs N] [--depthwise fast|tract]");
+        bail!("usage: tract_profile MODEL.onnx LAYER [--runs N] [--untuned]");
     };
     let runs = runs.max(2);
     let mut model = tract_onnx::onnx().model_for_path(path)?;
@@ -50,11 +60,11 @@ fn main() -> TractResult<()> {
         .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape.clone()))?
         .into_typed()?
         .into_decluttered()?;
-    if fast {
-        let n = use_fast_depthwise(&mut typed)?;
-        println!("{n} depthwise convolutions replaced");
+    if tuned {
+        println!("{:?}", tune(&mut typed)?);
     }
-    let plan = typed.into_optimized()?.into_runnable()?;
+    let scope = KnobScope::new(knobs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let plan = scope.enter(|| typed.into_optimized())?.into_runnable()?;
     let input = Tensor::from_shape(&shape, &vec![0.5f32; shape.iter().product()])?;
     let mut fastest: HashMap<usize, f64> = HashMap::new();
     let mut wall = 0.0;

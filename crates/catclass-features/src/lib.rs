@@ -43,7 +43,7 @@ pub mod resize;
 #[cfg(feature = "tract")]
 mod tract_backend;
 #[cfg(feature = "tract")]
-pub mod tract_depthwise;
+pub mod tract_tuning;
 
 pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec};
 #[cfg(feature = "burn")]

@@ -9,7 +9,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 use crate::backend::{BackendError, FeatureBackend, InputSpec, OutputSpec, checked_extract};
 use crate::model::ModelSource;
 use crate::preprocess::Layout;
-use crate::tract_depthwise::use_fast_depthwise;
+use crate::tract_tuning::tune;
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -26,7 +26,7 @@ pub struct TractBackend {
     output: OutputSpec,
     plans: Mutex<HashMap<usize, Plan>>,
     plan_batch: usize,
-    fast_depthwise: bool,
+    tuned: bool,
 }
 
 impl std::fmt::Debug for TractBackend {
@@ -132,7 +132,7 @@ impl TractBackend {
             },
             plans: Mutex::new(HashMap::new()),
             plan_batch: 1,
-            fast_depthwise: true,
+            tuned: true,
         })
     }
 
@@ -148,8 +148,8 @@ impl TractBackend {
             .and_then(|m| m.into_typed())
             .and_then(|m| m.into_decluttered())
             .and_then(|mut m| {
-                if self.fast_depthwise {
-                    use_fast_depthwise(&mut m)?;
+                if self.tuned {
+                    tune(&mut m)?;
                 }
                 m.into_optimized()
             })
@@ -166,11 +166,11 @@ impl TractBackend {
         self
     }
 
-    /// Whether depthwise convolutions run as [`crate::tract_depthwise::DepthwiseConv2d`] (the default) rather than as
-    /// tract's own op; about 2.6x faster on EfficientNet-Lite0's, equal within float rounding.
-    /// Plans already built keep the choice they were built with.
-    pub fn with_fast_depthwise(mut self, on: bool) -> Self {
-        self.fast_depthwise = on;
+    /// Whether plans get catclass's rewrites ([`crate::tract_tuning::tune`]: a faster depthwise
+    /// convolution, im2col for thick convolutions), the default, or are tract's own. Features
+    /// are equal within float rounding either way. Plans already built are dropped.
+    pub fn with_tuning(mut self, on: bool) -> Self {
+        self.tuned = on;
         self.plans = Mutex::new(HashMap::new());
         self
     }

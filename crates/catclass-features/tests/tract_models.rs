@@ -115,7 +115,7 @@ fn embedded_features_match_onnxruntime_and_batches() {
 }
 
 #[test]
-fn fast_depthwise_gives_tracts_features() {
+fn tuned_plans_give_tracts_features() {
     use tract_onnx::prelude::*;
     // All 16 depthwise convolutions of EfficientNet-Lite0 are replaced (batch 1 leaves them
     // CHW, batch 2 NCHW).
@@ -129,7 +129,7 @@ fn fast_depthwise_gives_tracts_features() {
             )
             .unwrap();
         let mut typed = model.into_typed().unwrap().into_decluttered().unwrap();
-        let replaced = catclass_features::tract_depthwise::use_fast_depthwise(&mut typed).unwrap();
+        let replaced = catclass_features::tract_tuning::use_fast_depthwise(&mut typed).unwrap();
         assert_eq!(replaced, 16, "batch {batch}");
     }
     let pre = Preset::EfficientNetLite.preprocess();
@@ -141,7 +141,7 @@ fn fast_depthwise_gives_tracts_features() {
     let run = |fast: bool, plan_batch: usize| {
         let b = TractBackend::load(&ModelSource::Embedded, Some("logits"))
             .unwrap()
-            .with_fast_depthwise(fast)
+            .with_tuning(fast)
             .with_plan_batch(plan_batch);
         Extractor::new(Arc::new(b), pre)
             .unwrap()
@@ -154,7 +154,7 @@ fn fast_depthwise_gives_tracts_features() {
         let fast = run(true, plan_batch);
         for (x, y) in fast.iter().zip(&tract_own) {
             let d = rel_diff(x, y);
-            println!("logits, fast depthwise vs tract's, plans of {plan_batch}: {d:e}");
+            println!("logits, tuned vs tract's own plan, plans of {plan_batch}: {d:e}");
             assert!(d <= 1e-5, "plans of {plan_batch}: relative difference {d}");
         }
     }

@@ -1,4 +1,7 @@
-//! A faster depthwise convolution for tract, swapped into the plans [`crate::TractBackend`] builds.
+//! Rewrites of a decluttered tract model that [`crate::TractBackend`] applies before tract
+//! optimises it ([`tune`]); each was measured on this project's models (see the README).
+//!
+//! ## Depthwise convolutions: [`use_fast_depthwise`]
 //!
 //! tract lowers a depthwise `Conv` on NCHW data to its `DepthWise` op, which walks each channel
 //! zone by zone (borders apart) and, on x86_64, one output point at a time: on EfficientNet-Lite0
@@ -10,6 +13,15 @@
 //!
 //! Arithmetic: each output is `bias`, then one fused multiply-add per tap in (row, column)
 //! order. The AVX2 path and the portable path do exactly that, so they give the same bits.
+//!
+//! ## Thick convolutions: [`use_im2col_for_thick_convs`]
+//!
+//! tract runs a group-1 NCHW convolution of up to 576 inputs per output point (input channels x
+//! kernel taps) with its direct spatial kernel, on rows of 128 points or more. On VGG16 that
+//! made `block1_conv2` (64 channels x 3x3 = 576) take 313 of the 820 ms of an image, against
+//! 72 ms through im2col and a matrix product; `block1_conv1` (3 x 3x3 = 27) is the other way
+//! round (6 ms direct, 28 ms im2col). Above 64 inputs per point (tract's own limit where AMX
+//! runs the products) those convolutions are lowered through im2col.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
@@ -353,6 +365,65 @@ mod avx2 {
     }
 }
 
+/// What [`tune`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tuning {
+    /// Depthwise convolutions now run by [`DepthwiseConv2d`].
+    pub depthwise: usize,
+    /// Convolutions lowered through im2col rather than tract's direct spatial kernel.
+    pub im2col: usize,
+}
+
+/// Applies every rewrite of this module to a decluttered model, before `into_optimized`.
+pub fn tune(model: &mut TypedModel) -> TractResult<Tuning> {
+    Ok(Tuning {
+        depthwise: use_fast_depthwise(model)?,
+        im2col: use_im2col_for_thick_convs(model)?,
+    })
+}
+
+/// Most inputs per output point (input channels x kernel taps) for which a convolution keeps
+/// tract's direct spatial kernel.
+pub const DIRECT_SPATIAL_MAX_INPUTS: usize = 64;
+
+/// Lowers now, through im2col and a matrix product, each convolution of `model` that tract
+/// would run with its direct spatial kernel although it has more than
+/// [`DIRECT_SPATIAL_MAX_INPUTS`] inputs per output point. Run it on a decluttered model, before
+/// `into_optimized`. Returns how many convolutions were lowered.
+pub fn use_im2col_for_thick_convs(model: &mut TypedModel) -> TractResult<usize> {
+    let no_direct =
+        tract_onnx::tract_core::knobs::KnobScope::new([("TRACT_DISABLE_DIRECT_SPATIAL", "true")])?;
+    let mut lowered = 0;
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let Some(conv) = node.op_as::<Conv>() else {
+            continue;
+        };
+        let taps: usize = conv.pool_spec.kernel_shape.iter().product();
+        if conv.group != 1 || conv.input_channels() * taps <= DIRECT_SPATIAL_MAX_INPUTS {
+            continue;
+        }
+        // What tract would do with it: only a direct spatial lowering is replaced.
+        let Some(patch) = conv.codegen(model, node)? else {
+            continue;
+        };
+        if !patch
+            .model
+            .nodes()
+            .iter()
+            .any(|n| n.op().name() == "DirectSpatialConv")
+        {
+            continue;
+        }
+        let Some(patch) = no_direct.enter(|| conv.codegen(model, node))? else {
+            continue;
+        };
+        patch.apply(model)?;
+        lowered += 1;
+    }
+    Ok(lowered)
+}
+
 /// Replaces each depthwise `Conv` of `model` (f32, NCHW, OIHW kernel, 2-D, no dilation, fixed
 /// shape) by [`DepthwiseConv2d`]. Run it on a decluttered model, before `into_optimized`.
 /// Returns how many convolutions were replaced.
@@ -505,6 +576,94 @@ mod tests {
             }
         }
         v
+    }
+
+    /// A model of one group-1 3x3 convolution of `channels` channels on a `[1, C, 16, width]`
+    /// input, padding 1.
+    fn one_conv(channels: usize, width: usize) -> TypedModel {
+        use tract_onnx::tract_core::ops::cnn::{PaddingSpec, PoolSpec};
+        let mut model = TypedModel::default();
+        let x = model
+            .add_source("x", f32::fact([1, channels, 16, width]))
+            .unwrap();
+        let k = Tensor::from_shape(
+            &[channels, channels, 3, 3],
+            &values(channels * channels * 9, 5),
+        )
+        .unwrap();
+        let k = model.add_const("k", k).unwrap();
+        let b = model
+            .add_const(
+                "b",
+                Tensor::from_shape(&[channels], &values(channels, 6)).unwrap(),
+            )
+            .unwrap();
+        let conv = Conv {
+            pool_spec: PoolSpec {
+                data_format: DataFormat::NCHW,
+                kernel_shape: tvec![3, 3],
+                padding: PaddingSpec::Explicit(tvec![1, 1], tvec![1, 1]),
+                dilations: None,
+                strides: None,
+                input_channels: channels,
+                output_channels: channels,
+            },
+            kernel_fmt: KernelFormat::OIHW,
+            group: 1,
+            q_params: None,
+        };
+        let y = model.wire_node("conv", conv, &[x, k, b]).unwrap();
+        model.select_output_outlets(&y).unwrap();
+        model.into_decluttered().unwrap()
+    }
+
+    fn run(model: TypedModel, channels: usize, width: usize) -> (Vec<f32>, usize) {
+        let plan = model.into_optimized().unwrap();
+        let direct = plan
+            .nodes()
+            .iter()
+            .filter(|n| n.op().name() == "DirectSpatialConv")
+            .count();
+        let x = Tensor::from_shape(&[1, channels, 16, width], &values(channels * 16 * width, 7))
+            .unwrap();
+        let out = plan.into_runnable().unwrap().run(tvec![x.into()]).unwrap();
+        (
+            out[0]
+                .try_as_plain_ram()
+                .unwrap()
+                .as_slice::<f32>()
+                .unwrap()
+                .to_vec(),
+            direct,
+        )
+    }
+
+    #[test]
+    fn thick_convolutions_go_through_im2col_with_the_same_results() {
+        for (channels, width) in [(8, 130), (3, 130), (8, 20)] {
+            let (untuned, direct) = run(one_conv(channels, width), channels, width);
+            let mut tuned = one_conv(channels, width);
+            let lowered = use_im2col_for_thick_convs(&mut tuned).unwrap();
+            let (got, direct_left) = run(tuned, channels, width);
+            // 8 x 3x3 = 72 inputs per point: lowered whenever tract would run it direct;
+            // 3 x 3x3 = 27 keeps tract's choice; a 20-wide row is never direct.
+            let thick = channels * 9 > DIRECT_SPATIAL_MAX_INPUTS;
+            // tract 0.23 has its direct kernel on x86_64 with FMA: the case this pass is for.
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("fma") && width == 130 {
+                assert_eq!(direct, 1, "tract no longer runs {channels} channels direct");
+            }
+            assert_eq!(
+                lowered,
+                if thick { direct } else { 0 },
+                "{channels} channels, width {width}"
+            );
+            assert_eq!(direct_left, if thick { 0 } else { direct });
+            let scale = untuned.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (a, b) in got.iter().zip(&untuned) {
+                assert!((a - b).abs() <= 1e-5 * scale, "{a} vs {b}");
+            }
+        }
     }
 
     #[test]
