@@ -101,7 +101,12 @@ fn main() -> TractResult<()> {
     }
     let mut nodes: Vec<_> = fastest.into_iter().collect();
     nodes.sort_by(|a, b| b.1.total_cmp(&a.1));
-    for (id, t) in nodes.into_iter().take(25) {
+    for (id, t) in nodes.into_iter().take(
+        std::env::var("TOP")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(25),
+    ) {
         let node = plan.model().node(id);
         let out = &node.outputs[0].fact.shape;
         println!(

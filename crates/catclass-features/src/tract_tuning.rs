@@ -46,23 +46,53 @@ pub struct Geometry {
     pub output: [usize; 2],
 }
 
-/// Depthwise 2-D convolution of NCHW f32 data: inputs `[N, C, H, W]` (or `[C, H, W]`), kernel
-/// `[C, 1, KH, KW]`, bias `[C]` (or one value); output `[N, C, OH, OW]` (or `[C, OH, OW]`).
+/// A clamp fused into a convolution's output: `min(max(x, lo), hi)` (ReLU6 is `0, 6`; a plain
+/// ReLU is `0, inf`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clamp {
+    /// Lower bound.
+    pub lo: f32,
+    /// Upper bound.
+    pub hi: f32,
+}
+
+impl Eq for Clamp {}
+
+impl std::hash::Hash for Clamp {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.lo.to_bits(), self.hi.to_bits()).hash(state);
+    }
+}
+
+/// Direct 2-D convolution of NCHW f32 data, for the convolutions with few inputs per output
+/// channel: depthwise ones (one input channel per group) and those on few input channels (an
+/// RGB image). Inputs `[N, Cin, H, W]` (or `[Cin, H, W]`), kernel `[Cout, Cin / groups, KH,
+/// KW]`, bias `[Cout]` (or one value); output `[N, Cout, OH, OW]` (or `[Cout, OH, OW]`),
+/// clamped when [`Self::clamp`] says so.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DepthwiseConv2d {
+pub struct DirectConv2d {
     /// The per-plane geometry.
     pub geometry: Geometry,
     /// `false` when the data has no batch axis (`[C, H, W]`, what tract leaves of a batch of 1).
     pub batch_axis: bool,
+    /// Input and output channels.
+    pub channels: [usize; 2],
+    /// Channel groups (the input channels for a depthwise convolution).
+    pub groups: usize,
+    /// The activation fused into the output, if any.
+    pub clamp: Option<Clamp>,
 }
 
-impl Op for DepthwiseConv2d {
+impl Op for DirectConv2d {
     fn name(&self) -> StaticName {
-        "CatclassDepthwiseConv2d".into()
+        "CatclassDirectConv2d".into()
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("{:?}", self.geometry)])
+        Ok(vec![format!(
+            "{:?}, channels {:?}, groups {}, clamp {:?}",
+            self.geometry, self.channels, self.groups, self.clamp
+        )])
     }
 
     fn validation(&self) -> Validation {
@@ -72,82 +102,84 @@ impl Op for DepthwiseConv2d {
     op_as_typed_op!();
 }
 
-impl EvalOp for DepthwiseConv2d {
+impl EvalOp for DirectConv2d {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let (x, kernel, bias) = args_3!(inputs);
         let shape = x.shape();
-        let (n, c) = match *shape {
-            [n, c, _, _] if self.batch_axis => (n, c),
-            [c, _, _] if !self.batch_axis => (1, c),
-            _ => bail!("depthwise conv: input of shape {shape:?}"),
+        let [cin, cout] = self.channels;
+        let n = match *shape {
+            [n, c, _, _] if self.batch_axis && c == cin => n,
+            [c, _, _] if !self.batch_axis && c == cin => 1,
+            _ => bail!("direct conv: input of shape {shape:?}, expected {cin} channels"),
         };
         let g = &self.geometry;
         let [h, w] = g.input;
-        let [kh, kw] = g.kernel;
         let [oh, ow] = g.output;
+        let (cin_g, cout_g) = (cin / self.groups, cout / self.groups);
+        let taps = cin_g * g.kernel[0] * g.kernel[1];
         ensure!(
-            shape[shape.len() - 2..] == [h, w] && kernel.len() == c * kh * kw,
-            "depthwise conv: input {shape:?} or kernel {:?} does not match {g:?}",
+            shape[shape.len() - 2..] == [h, w] && kernel.len() == cout * taps,
+            "direct conv: input {shape:?} or kernel {:?} does not match {g:?}",
             kernel.shape()
         );
         let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let kernel = kernel.try_as_plain_ram()?.as_slice::<f32>()?;
         let bias = bias.try_as_plain_ram()?.as_slice::<f32>()?;
         ensure!(
-            bias.len() == c || bias.len() == 1,
-            "depthwise conv: bias of {} values for {c} channels",
+            bias.len() == cout || bias.len() == 1,
+            "direct conv: bias of {} values for {cout} channels",
             bias.len()
         );
         let out_shape: TVec<usize> = if self.batch_axis {
-            tvec![n, c, oh, ow]
+            tvec![n, cout, oh, ow]
         } else {
-            tvec![c, oh, ow]
+            tvec![cout, oh, ow]
         };
         // SAFETY: every element is written below (each plane's every output point) before the
         // tensor is read.
         let mut out = unsafe { Tensor::uninitialized::<f32>(&out_shape)? };
         let mut view = out.try_as_plain_ram_mut()?;
-        let out_slice = view.as_slice_mut::<f32>()?;
-        let layout = PlaneLayout::new(*g);
-        let mut scratch = vec![0f32; layout.len];
-        for (plane, (input, output)) in x
-            .chunks_exact(h * w)
-            .zip(out_slice.chunks_exact_mut(oh * ow))
-            .enumerate()
-        {
-            let ch = plane % c;
-            let b = if bias.len() == 1 { bias[0] } else { bias[ch] };
-            layout.fill(input, &mut scratch);
-            layout.convolve(&scratch, &kernel[ch * kh * kw..][..kh * kw], b, output);
+        let out_planes = view.as_slice_mut::<f32>()?.chunks_exact_mut(oh * ow);
+        let layout = PlaneLayout::new(*g, cin_g, self.clamp);
+        let mut scratch = vec![0f32; layout.len * cin_g];
+        let mut out_planes = out_planes.enumerate();
+        for group_input in x.chunks_exact(cin_g * h * w) {
+            for (plane, input) in group_input.chunks_exact(h * w).enumerate() {
+                layout.fill(input, &mut scratch[plane * layout.len..][..layout.len]);
+            }
+            for (oc, output) in out_planes.by_ref().take(cout_g) {
+                let oc = oc % cout;
+                let b = if bias.len() == 1 { bias[0] } else { bias[oc] };
+                layout.convolve(&scratch, &kernel[oc * taps..][..taps], b, output);
+            }
         }
         Ok(tvec!(out.into_tvalue()))
     }
 }
 
-impl TypedOp for DepthwiseConv2d {
+impl TypedOp for DirectConv2d {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         ensure!(
             inputs.len() == 3,
-            "depthwise conv takes input, kernel and bias"
+            "direct conv takes input, kernel and bias"
         );
         let rank = inputs[0].rank();
         let [oh, ow] = self.geometry.output;
-        let mut shape: TVec<TDim> = inputs[0].shape.iter().take(rank - 2).cloned().collect();
-        shape.extend([oh.to_dim(), ow.to_dim()]);
+        let mut shape: TVec<TDim> = inputs[0].shape.iter().take(rank - 3).cloned().collect();
+        shape.extend([self.channels[1].to_dim(), oh.to_dim(), ow.to_dim()]);
         Ok(tvec!(f32::fact(shape)))
     }
 
     fn cost(&self, inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
         let [kh, kw] = self.geometry.kernel;
         let [oh, ow] = self.geometry.output;
+        let [cin, cout] = self.channels;
         let rank = inputs[0].rank();
-        let planes: TDim = inputs[0].shape.iter().take(rank - 2).product();
-        Ok(tvec!((
-            Cost::FMA(f32::datum_type()),
-            planes * (kh * kw * oh * ow)
-        )))
+        let batch: TDim = inputs[0].shape.iter().take(rank - 3).product();
+        let per_image = cout * (cin / self.groups) * kh * kw * oh * ow;
+        Ok(tvec!((Cost::FMA(f32::datum_type()), batch * per_image)))
     }
 
     as_op!();
@@ -164,14 +196,17 @@ struct PlaneLayout {
     len: usize,
     /// Scratch offset of each input column `x` in the scratch row of input row 0.
     column: Vec<usize>,
-    /// Scratch offset of each tap (row-major over the kernel) for output point (0, 0).
+    /// Scratch offset of each tap (input plane, kernel row, kernel column) for output point
+    /// (0, 0); the planes lie one after the other, `len` floats each.
     taps: Vec<usize>,
     /// Output width rounded up to whole runs of [`LANES`].
     wide: usize,
+    /// The clamp applied to each output.
+    clamp: Option<Clamp>,
 }
 
 impl PlaneLayout {
-    fn new(g: Geometry) -> Self {
+    fn new(g: Geometry, planes: usize, clamp: Option<Clamp>) -> Self {
         let [h, w] = g.input;
         let [kh, kw] = g.kernel;
         let [sy, sx] = g.strides;
@@ -186,22 +221,25 @@ impl PlaneLayout {
         let column = (0..w)
             .map(|x| (x + pl) % sx * phase + pt * row + (x + pl) / sx)
             .collect();
-        let taps = (0..kh)
-            .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
-            .map(|(ky, kx)| (kx % sx) * phase + ky * row + kx / sx)
+        let len = sx * phase;
+        let taps = (0..planes)
+            .flat_map(|p| (0..kh).map(move |ky| (p, ky)))
+            .flat_map(|(p, ky)| (0..kw).map(move |kx| (p, ky, kx)))
+            .map(|(p, ky, kx)| p * len + (kx % sx) * phase + ky * row + kx / sx)
             .collect();
         Self {
             g,
             row,
-            len: sx * phase,
+            len,
             column,
             taps,
             wide,
+            clamp,
         }
     }
 
-    /// Copies one input plane into the scratch plane (zeroed once: the cells this leaves alone
-    /// are the padding, the same for every plane).
+    /// Copies one input plane into its scratch plane (`len` floats, zeroed once: the cells this
+    /// leaves alone are the padding, the same for every plane).
     fn fill(&self, input: &[f32], scratch: &mut [f32]) {
         let [_, w] = self.g.input;
         let rows = input.chunks_exact(w).enumerate();
@@ -214,17 +252,15 @@ impl PlaneLayout {
             2 if w >= 2 => {
                 // Even columns go to one phase, odd columns to the other, both contiguous.
                 let (even, odd) = (self.column[0], self.column[1]);
+                let pairs = w / 2;
                 for (y, src) in rows {
                     let at = y * self.row;
-                    let (e, o) = (&mut scratch[at + even..][..w.div_ceil(2)], at + odd);
-                    for (d, s) in e.iter_mut().zip(src.iter().step_by(2)) {
-                        *d = *s;
+                    for (i, pair) in src.chunks_exact(2).enumerate() {
+                        scratch[at + even + i] = pair[0];
+                        scratch[at + odd + i] = pair[1];
                     }
-                    for (d, s) in scratch[o..][..w / 2]
-                        .iter_mut()
-                        .zip(src.iter().skip(1).step_by(2))
-                    {
-                        *d = *s;
+                    if w % 2 == 1 {
+                        scratch[at + even + pairs] = src[w - 1];
                     }
                 }
             }
@@ -238,9 +274,10 @@ impl PlaneLayout {
         }
     }
 
-    /// Computes one output plane from its scratch plane.
+    /// Computes one output plane from the scratch planes (one per input channel it reads).
     fn convolve(&self, scratch: &[f32], kernel: &[f32], bias: f32, out: &mut [f32]) {
-        assert!(scratch.len() >= self.len && kernel.len() == self.taps.len());
+        let planes = self.taps.len() / (self.g.kernel[0] * self.g.kernel[1]);
+        assert!(scratch.len() >= planes * self.len && kernel.len() == self.taps.len());
         assert_eq!(out.len(), self.g.output[0] * self.g.output[1]);
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -253,8 +290,8 @@ impl PlaneLayout {
         self.convolve_portable(scratch, kernel, bias, out);
     }
 
-    /// The reference arithmetic: `bias`, then one fused multiply-add per tap in (row, column)
-    /// order.
+    /// The reference arithmetic: `bias`, then one fused multiply-add per tap in (plane, row,
+    /// column) order, then the clamp.
     fn convolve_portable(&self, scratch: &[f32], kernel: &[f32], bias: f32, out: &mut [f32]) {
         let [sy, _] = self.g.strides;
         let [_, ow] = self.g.output;
@@ -265,7 +302,10 @@ impl PlaneLayout {
                 for (&tap, &k) in self.taps.iter().zip(kernel) {
                     acc = scratch[base + ox + tap].mul_add(k, acc);
                 }
-                *o = acc;
+                *o = match self.clamp {
+                    Some(c) => acc.max(c.lo).min(c.hi),
+                    None => acc,
+                };
             }
         }
     }
@@ -338,29 +378,55 @@ mod avx2 {
         let row_step = layout.g.strides[0] * layout.row;
         let base = unsafe { scratch.as_ptr().add(oy * row_step + ox) };
         let mut acc = [[_mm256_set1_ps(bias); RUNS]; ROWS];
-        for (&tap, &k) in layout.taps.iter().zip(kernel) {
+        let taps = layout.taps.len().min(kernel.len());
+        // Constant trip counts inside the tap loop, so that the accumulators stay in registers.
+        for t in 0..taps {
+            // SAFETY: `t` is below both lengths.
+            let (tap, k) = unsafe { (*layout.taps.get_unchecked(t), *kernel.get_unchecked(t)) };
             let k = _mm256_set1_ps(k);
-            for (y, row) in acc.iter_mut().enumerate() {
-                // SAFETY: `PlaneLayout::new` sizes the scratch so that every tile reads inside it.
-                let src = unsafe { base.add(y * row_step + tap) };
-                for (r, a) in row.iter_mut().enumerate() {
-                    *a = _mm256_fmadd_ps(unsafe { _mm256_loadu_ps(src.add(r * LANES)) }, k, *a);
+            // SAFETY: `PlaneLayout::new` sizes the scratch so that every tile reads inside it.
+            let src = unsafe { base.add(tap) };
+            let mut y = 0;
+            while y < ROWS {
+                let mut r = 0;
+                while r < RUNS {
+                    let v = unsafe { _mm256_loadu_ps(src.add(y * row_step + r * LANES)) };
+                    acc[y][r] = _mm256_fmadd_ps(v, k, acc[y][r]);
+                    r += 1;
                 }
+                y += 1;
+            }
+        }
+        if let Some(c) = layout.clamp {
+            // `max(acc, lo)` returns `lo` for a NaN `acc`, as `f32::max` does.
+            let (lo, hi) = (_mm256_set1_ps(c.lo), _mm256_set1_ps(c.hi));
+            let mut y = 0;
+            while y < ROWS {
+                let mut r = 0;
+                while r < RUNS {
+                    acc[y][r] = _mm256_min_ps(_mm256_max_ps(acc[y][r], lo), hi);
+                    r += 1;
+                }
+                y += 1;
             }
         }
         let ow = layout.g.output[1];
-        for (y, row) in acc.iter().enumerate() {
+        let mut y = 0;
+        while y < ROWS {
             let out_row = &mut out[(oy + y) * ow..][..ow];
-            for (r, a) in row.iter().enumerate() {
+            let mut r = 0;
+            while r < RUNS {
                 let start = ox + r * LANES;
                 if start + LANES <= ow {
-                    unsafe { _mm256_storeu_ps(out_row.as_mut_ptr().add(start), *a) };
+                    unsafe { _mm256_storeu_ps(out_row.as_mut_ptr().add(start), acc[y][r]) };
                 } else if start < ow {
                     let mut tmp = [0f32; LANES];
-                    unsafe { _mm256_storeu_ps(tmp.as_mut_ptr(), *a) };
+                    unsafe { _mm256_storeu_ps(tmp.as_mut_ptr(), acc[y][r]) };
                     out_row[start..].copy_from_slice(&tmp[..ow - start]);
                 }
+                r += 1;
             }
+            y += 1;
         }
     }
 }
@@ -368,8 +434,8 @@ mod avx2 {
 /// What [`tune`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tuning {
-    /// Depthwise convolutions now run by [`DepthwiseConv2d`].
-    pub depthwise: usize,
+    /// Convolutions now run by [`DirectConv2d`].
+    pub direct: DirectConvs,
     /// Convolutions lowered through im2col rather than tract's direct spatial kernel.
     pub im2col: usize,
 }
@@ -377,7 +443,7 @@ pub struct Tuning {
 /// Applies every rewrite of this module to a decluttered model, before `into_optimized`.
 pub fn tune(model: &mut TypedModel) -> TractResult<Tuning> {
     Ok(Tuning {
-        depthwise: use_fast_depthwise(model)?,
+        direct: use_direct_convs(model)?,
         im2col: use_im2col_for_thick_convs(model)?,
     })
 }
@@ -424,36 +490,105 @@ pub fn use_im2col_for_thick_convs(model: &mut TypedModel) -> TractResult<usize> 
     Ok(lowered)
 }
 
-/// Replaces each depthwise `Conv` of `model` (f32, NCHW, OIHW kernel, 2-D, no dilation, fixed
-/// shape) by [`DepthwiseConv2d`]. Run it on a decluttered model, before `into_optimized`.
-/// Returns how many convolutions were replaced.
-pub fn use_fast_depthwise(model: &mut TypedModel) -> TractResult<usize> {
-    let mut replaced = 0;
+/// Most input channels of a group-1 convolution that [`use_direct_convs`] takes over (an
+/// image's 3, or 4 with alpha).
+pub const DIRECT_MAX_INPUT_CHANNELS: usize = 4;
+
+/// What [`use_direct_convs`] replaced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectConvs {
+    /// Convolutions now run by [`DirectConv2d`].
+    pub convs: usize,
+    /// Of those, how many absorbed the clamp (ReLU, ReLU6) that followed them.
+    pub clamps: usize,
+}
+
+/// Replaces by [`DirectConv2d`] each convolution of `model` (f32, NCHW, OIHW kernel, 2-D, no
+/// dilation, fixed shape) that is depthwise or reads at most [`DIRECT_MAX_INPUT_CHANNELS`]
+/// channels, with the `Max`/`Min` by constants that follow it (ReLU6) fused in. Run it on a
+/// decluttered model, before `into_optimized`.
+pub fn use_direct_convs(model: &mut TypedModel) -> TractResult<DirectConvs> {
+    let mut done = DirectConvs::default();
     for id in model.eval_order()? {
         let node = model.node(id);
         let Some(conv) = node.op_as::<Conv>() else {
             continue;
         };
-        let Some(geometry) = depthwise_geometry(model, node, conv)? else {
+        let Some(mut op) = direct_conv(model, node, conv)? else {
             continue;
         };
-        let batch_axis = conv.pool_spec.data_format == DataFormat::NCHW;
-        let op = DepthwiseConv2d {
-            geometry,
-            batch_axis,
-        };
-        let patch = TypedModelPatch::replace_single_op(model, node, &node.inputs, op)?;
+        let (clamp, last) = clamp_after(model, OutletId::new(id, 0))?;
+        op.clamp = clamp;
+        let mut patch = TypedModelPatch::default();
+        let inputs = patch.taps(model, &node.inputs)?;
+        let wire = patch.wire_node(&node.name, op, &inputs)?;
+        patch.shunt_outside(model, last, wire[0])?;
         patch.apply(model)?;
-        replaced += 1;
+        done.convs += 1;
+        done.clamps += usize::from(clamp.is_some());
     }
-    Ok(replaced)
+    Ok(done)
 }
 
-fn depthwise_geometry(
+/// The clamp made by a `Max` then a `Min` (or only one of them) by scalar constants that take
+/// `outlet` and nothing else does, and the outlet it ends at (`outlet` when there is none).
+fn clamp_after(model: &TypedModel, outlet: OutletId) -> TractResult<(Option<Clamp>, OutletId)> {
+    let mut clamp = Clamp {
+        lo: f32::NEG_INFINITY,
+        hi: f32::INFINITY,
+    };
+    let (mut at, mut found) = (outlet, false);
+    while let Some((op, value, after)) = scalar_op_after(model, at)? {
+        match op {
+            "Max" if !found => clamp.lo = value,
+            "Min" => clamp.hi = value,
+            _ => break,
+        }
+        (at, found) = (after, true);
+        if op == "Min" {
+            break;
+        }
+    }
+    Ok((found.then_some(clamp), at))
+}
+
+/// The binary operator (`Max`, `Min`, ...) by an f32 scalar constant that is the only reader of
+/// `outlet` (not a model output), the constant, and its output, which has `outlet`'s shape.
+fn scalar_op_after(
+    model: &TypedModel,
+    outlet: OutletId,
+) -> TractResult<Option<(&'static str, f32, OutletId)>> {
+    use tract_onnx::tract_core::ops::binary::TypedBinOp;
+    let successors = &model.node(outlet.node).outputs[outlet.slot].successors;
+    if successors.len() != 1 || model.output_outlets()?.contains(&outlet) {
+        return Ok(None);
+    }
+    let next = model.node(successors[0].node);
+    let Some(bin) = next.op_as::<TypedBinOp>() else {
+        return Ok(None);
+    };
+    let after = OutletId::new(next.id, 0);
+    if bin.1.is_some()
+        || next.inputs.len() != 2
+        || model.outlet_fact(after)?.shape != model.outlet_fact(outlet)?.shape
+    {
+        return Ok(None);
+    }
+    let other = next.inputs[1 - successors[0].slot.min(1)];
+    match &model.outlet_fact(other)?.konst {
+        Some(k) if k.len() == 1 && k.datum_type() == f32::datum_type() => {
+            Ok(Some((bin.0.name(), k.cast_to_scalar::<f32>()?, after)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The [`DirectConv2d`] (without clamp) for `conv`, if it is one this module takes.
+fn direct_conv(
     model: &TypedModel,
     node: &TypedNode,
     conv: &Conv,
-) -> TractResult<Option<Geometry>> {
+) -> TractResult<Option<DirectConv2d>> {
     let spec = &conv.pool_spec;
     if conv.q_params.is_some()
         || node.inputs.len() != 3
@@ -483,17 +618,23 @@ fn depthwise_geometry(
         DataFormat::CHW => std::iter::once(1).chain(x.iter().copied()).collect(),
         _ => x.into(),
     };
-    let c = x[1];
+    let (cin, cout, groups) = (conv.input_channels(), conv.output_channels(), conv.group);
+    let depthwise = groups == cin && cout == cin;
+    let thin = groups == 1 && cin <= DIRECT_MAX_INPUT_CHANNELS;
     if x.len() != 4
-        || conv.group != c
-        || conv.input_channels() != c
-        || conv.output_channels() != c
-        || k != [c, 1, spec.kernel_shape[0], spec.kernel_shape[1]]
+        || x[1] != cin
+        || !(depthwise || thin)
+        || k != [
+            cout,
+            cin / groups,
+            spec.kernel_shape[0],
+            spec.kernel_shape[1],
+        ]
     {
         return Ok(None);
     }
     let bias = facts[2].shape.volume();
-    if bias != 1.to_dim() && bias != c.to_dim() {
+    if bias != 1.to_dim() && bias != cout.to_dim() {
         return Ok(None);
     }
     let padding = spec.computed_padding(&x[2..]);
@@ -508,7 +649,13 @@ fn depthwise_geometry(
     if geometry.output.contains(&0) || geometry.strides.contains(&0) {
         return Ok(None);
     }
-    Ok(Some(geometry))
+    Ok(Some(DirectConv2d {
+        geometry,
+        batch_axis: spec.data_format == DataFormat::NCHW,
+        channels: [cin, cout],
+        groups,
+        clamp: None,
+    }))
 }
 
 #[cfg(test)]
@@ -666,55 +813,96 @@ mod tests {
         }
     }
 
+    /// Evaluates `op` on `x`, kernel `k`, bias `b`.
+    fn eval(op: &DirectConv2d, x: (&[usize], &[f32]), k: &[f32], b: &[f32]) -> TractResult<Tensor> {
+        let [cin, cout] = op.channels;
+        let [kh, kw] = op.geometry.kernel;
+        let out = op.eval_out_of_plan(tvec![
+            Tensor::from_shape(x.0, x.1)?.into_tvalue(),
+            Tensor::from_shape(&[cout, cin / op.groups, kh, kw], k)?.into_tvalue(),
+            Tensor::from_shape(&[b.len()], b)?.into_tvalue(),
+        ])?;
+        Ok(out.unwrap().remove(0).into_tensor())
+    }
+
+    fn floats(t: &Tensor) -> Vec<f32> {
+        t.try_as_plain_ram()
+            .unwrap()
+            .as_slice::<f32>()
+            .unwrap()
+            .to_vec()
+    }
+
+    /// Checks `op` against [`reference`] (summed over each group's input planes, clamped) on a
+    /// batch of 2.
+    fn check(op: &DirectConv2d, seed: u64) {
+        let g = op.geometry;
+        let ([h, w], [kh, kw], [oh, ow]) = (g.input, g.kernel, g.output);
+        let ([cin, cout], n) = (op.channels, 2);
+        let (cin_g, cout_g) = (cin / op.groups, cout / op.groups);
+        let x = values(n * cin * h * w, seed);
+        let k = values(cout * cin_g * kh * kw, 1000 + seed);
+        let b = values(cout, 2000 + seed);
+        let out = eval(op, (&[n, cin, h, w], &x), &k, &b).unwrap();
+        assert_eq!(out.shape(), [n, cout, oh, ow], "{op:?}");
+        let got = floats(&out);
+        for (plane, got) in got.chunks_exact(oh * ow).enumerate() {
+            let (img, oc) = (plane / cout, plane % cout);
+            let group = oc / cout_g;
+            let mut want = vec![b[oc] as f64; oh * ow];
+            for ci in 0..cin_g {
+                let input = &x[(img * cin + group * cin_g + ci) * h * w..][..h * w];
+                let kernel = &k[(oc * cin_g + ci) * kh * kw..][..kh * kw];
+                for (w, r) in want.iter_mut().zip(reference(&g, input, kernel, 0.0)) {
+                    *w += r;
+                }
+            }
+            for (j, (&o, &r)) in got.iter().zip(&want).enumerate() {
+                let r = match op.clamp {
+                    Some(c) => r.max(c.lo as f64).min(c.hi as f64),
+                    None => r,
+                };
+                let tol = 1e-5 * (1.0 + r.abs()) * (cin_g as f64).sqrt();
+                assert!(
+                    (o as f64 - r).abs() <= tol,
+                    "{op:?} plane {plane} point {j}: {o} vs {r}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_geometry_matches_a_direct_convolution() {
-        let (n, c) = (2, 3);
         for (i, g) in geometries().into_iter().enumerate() {
-            let [h, w] = g.input;
-            let [kh, kw] = g.kernel;
-            let [oh, ow] = g.output;
-            let x = values(n * c * h * w, i as u64);
-            let k = values(c * kh * kw, 1000 + i as u64);
-            let b = values(c, 2000 + i as u64);
-            let op = DepthwiseConv2d {
+            let c = 3;
+            let depthwise = DirectConv2d {
                 geometry: g,
                 batch_axis: true,
+                channels: [c, c],
+                groups: c,
+                clamp: None,
             };
-            let out = op
-                .eval_out_of_plan(tvec![
-                    Tensor::from_shape(&[n, c, h, w], &x).unwrap().into_tvalue(),
-                    Tensor::from_shape(&[c, 1, kh, kw], &k)
-                        .unwrap()
-                        .into_tvalue(),
-                    Tensor::from_shape(&[c], &b).unwrap().into_tvalue(),
-                ])
-                .unwrap()
-                .unwrap();
-            assert_eq!(out[0].shape(), [n, c, oh, ow], "{g:?}");
-            let got = out[0]
-                .try_as_plain_ram()
-                .unwrap()
-                .as_slice::<f32>()
-                .unwrap()
-                .to_vec();
-            for plane in 0..n * c {
-                let ch = plane % c;
-                let want = reference(
-                    &g,
-                    &x[plane * h * w..][..h * w],
-                    &k[ch * kh * kw..][..kh * kw],
-                    b[ch],
+            check(&depthwise, i as u64);
+        }
+    }
+
+    #[test]
+    fn dense_grouped_and_clamped_convolutions_match_too() {
+        let relu6 = Some(Clamp { lo: 0.0, hi: 0.6 });
+        for (i, g) in geometries().into_iter().enumerate().step_by(7) {
+            for (channels, groups, clamp) in
+                [([3, 5], 1, None), ([4, 6], 2, relu6), ([3, 3], 3, relu6)]
+            {
+                check(
+                    &DirectConv2d {
+                        geometry: g,
+                        batch_axis: true,
+                        channels,
+                        groups,
+                        clamp,
+                    },
+                    i as u64,
                 );
-                for (j, (&o, &r)) in got[plane * oh * ow..][..oh * ow]
-                    .iter()
-                    .zip(&want)
-                    .enumerate()
-                {
-                    assert!(
-                        (o as f64 - r).abs() <= 1e-5 * (1.0 + r.abs()),
-                        "{g:?} plane {plane} point {j}: {o} vs {r}"
-                    );
-                }
             }
         }
     }
@@ -722,26 +910,31 @@ mod tests {
     #[test]
     fn the_vector_path_gives_the_bits_of_the_portable_path() {
         for (i, g) in geometries().into_iter().enumerate() {
-            let [h, w] = g.input;
-            let layout = PlaneLayout::new(g);
-            let mut scratch = vec![0f32; layout.len];
-            layout.fill(&values(h * w, 7 + i as u64), &mut scratch);
-            let k = values(g.kernel[0] * g.kernel[1], 3000 + i as u64);
-            let mut fast = vec![f32::NAN; g.output[0] * g.output[1]];
-            let mut slow = fast.clone();
-            layout.convolve(&scratch, &k, 0.25, &mut fast);
-            layout.convolve_portable(&scratch, &k, 0.25, &mut slow);
-            assert!(
-                fast.iter()
-                    .zip(&slow)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{g:?}"
-            );
+            for (planes, clamp) in [(1, None), (3, Some(Clamp { lo: -0.1, hi: 0.2 }))] {
+                let [h, w] = g.input;
+                let layout = PlaneLayout::new(g, planes, clamp);
+                let mut scratch = vec![0f32; layout.len * planes];
+                for p in 0..planes {
+                    let plane = &mut scratch[p * layout.len..][..layout.len];
+                    layout.fill(&values(h * w, 7 + (i * 3 + p) as u64), plane);
+                }
+                let k = values(planes * g.kernel[0] * g.kernel[1], 3000 + i as u64);
+                let mut fast = vec![f32::NAN; g.output[0] * g.output[1]];
+                let mut slow = fast.clone();
+                layout.convolve(&scratch, &k, 0.25, &mut fast);
+                layout.convolve_portable(&scratch, &k, 0.25, &mut slow);
+                assert!(
+                    fast.iter()
+                        .zip(&slow)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{g:?}"
+                );
+            }
         }
     }
 
     #[test]
-    fn batchless_input_and_a_single_bias_value() {
+    fn batchless_input_a_single_bias_value_and_bad_inputs() {
         let g = Geometry {
             input: [9, 10],
             kernel: [3, 3],
@@ -752,9 +945,12 @@ mod tests {
         let c = 4;
         let x = values(c * 90, 1);
         let k = values(c * 9, 2);
-        let op = DepthwiseConv2d {
+        let op = DirectConv2d {
             geometry: g,
             batch_axis: false,
+            channels: [c, c],
+            groups: c,
+            clamp: None,
         };
         let fact = op
             .output_facts(&[
@@ -764,36 +960,18 @@ mod tests {
             ])
             .unwrap();
         assert_eq!(fact[0].shape.as_concrete().unwrap(), [c, 5, 5]);
-        let out = op
-            .eval_out_of_plan(tvec![
-                Tensor::from_shape(&[c, 9, 10], &x).unwrap().into_tvalue(),
-                Tensor::from_shape(&[c, 1, 3, 3], &k).unwrap().into_tvalue(),
-                Tensor::from_shape(&[1], &[0.5f32]).unwrap().into_tvalue(),
-            ])
-            .unwrap()
-            .unwrap();
-        let got = out[0]
-            .try_as_plain_ram()
-            .unwrap()
-            .as_slice::<f32>()
-            .unwrap()
-            .to_vec();
+        let got = floats(&eval(&op, (&[c, 9, 10], &x), &k, &[0.5]).unwrap());
         for ch in 0..c {
             let want = reference(&g, &x[ch * 90..][..90], &k[ch * 9..][..9], 0.5);
             for (&o, &r) in got[ch * 25..][..25].iter().zip(&want) {
                 assert!((o as f64 - r).abs() <= 1e-5);
             }
         }
-        // A 4-D input for a batch-less op is refused, not misread.
-        let err = op
-            .eval_out_of_plan(tvec![
-                Tensor::from_shape(&[1, c, 9, 10], &x)
-                    .unwrap()
-                    .into_tvalue(),
-                Tensor::from_shape(&[c, 1, 3, 3], &k).unwrap().into_tvalue(),
-                Tensor::from_shape(&[1], &[0.5f32]).unwrap().into_tvalue(),
-            ])
-            .unwrap_err();
-        assert!(format!("{err:#}").contains("depthwise conv"), "{err:#}");
+        // A 4-D input for a batch-less op, or the wrong channel count, is refused, not misread.
+        for shape in [[1, c, 9, 10].as_slice(), &[c + 1, 9, 10]] {
+            let len = shape.iter().product();
+            let err = eval(&op, (shape, &values(len, 3)), &k, &[0.5]).unwrap_err();
+            assert!(format!("{err:#}").contains("direct conv"), "{err:#}");
+        }
     }
 }

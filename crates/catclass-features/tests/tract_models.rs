@@ -117,8 +117,8 @@ fn embedded_features_match_onnxruntime_and_batches() {
 #[test]
 fn tuned_plans_give_tracts_features() {
     use tract_onnx::prelude::*;
-    // All 16 depthwise convolutions of EfficientNet-Lite0 are replaced (batch 1 leaves them
-    // CHW, batch 2 NCHW).
+    // EfficientNet-Lite0's 16 depthwise convolutions and its stem (3 input channels) run
+    // direct, each with the ReLU6 that follows it (batch 1 leaves them CHW, batch 2 NCHW).
     for batch in [1, 2] {
         let model = tract_onnx::onnx()
             .model_for_read(&mut &catclass_features::DEFAULT_MODEL_ONNX[..])
@@ -129,8 +129,13 @@ fn tuned_plans_give_tracts_features() {
             )
             .unwrap();
         let mut typed = model.into_typed().unwrap().into_decluttered().unwrap();
-        let replaced = catclass_features::tract_tuning::use_fast_depthwise(&mut typed).unwrap();
-        assert_eq!(replaced, 16, "batch {batch}");
+        let tuning = catclass_features::tract_tuning::tune(&mut typed).unwrap();
+        assert_eq!(
+            (tuning.direct.convs, tuning.direct.clamps),
+            (17, 17),
+            "batch {batch}"
+        );
+        assert_eq!(tuning.im2col, 0);
     }
     let pre = Preset::EfficientNetLite.preprocess();
     let imgs = [
