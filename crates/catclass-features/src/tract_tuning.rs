@@ -1,18 +1,20 @@
 //! Rewrites of a decluttered tract model that [`crate::TractBackend`] applies before tract
 //! optimises it ([`tune`]); each was measured on this project's models (see the README).
 //!
-//! ## Depthwise convolutions: [`use_fast_depthwise`]
+//! ## Depthwise and few-channel convolutions: [`use_direct_convs`]
 //!
 //! tract lowers a depthwise `Conv` on NCHW data to its `DepthWise` op, which walks each channel
 //! zone by zone (borders apart) and, on x86_64, one output point at a time: on EfficientNet-Lite0
 //! that op took 15 of the 37 ms of an image, most of it on the 7x7 and 14x14 maps where the
-//! zones are a few points wide. [`DepthwiseConv2d`] instead copies each channel once into a
+//! zones are a few points wide; the stem (3 input channels) went through im2col and a matrix
+//! product with K = 27. [`DirectConv2d`] instead copies each input channel once into a
 //! zero-padded scratch plane (split into `stride` column phases, so that every tap reads
-//! contiguous columns) and computes each output row in runs of 8 lanes, with no borders to
-//! special-case.
+//! contiguous columns) and computes each output row in runs of 8 lanes, 2 to 4 rows at a time,
+//! with no borders to special-case, and applies the ReLU6 that follows as it stores.
 //!
-//! Arithmetic: each output is `bias`, then one fused multiply-add per tap in (row, column)
-//! order. The AVX2 path and the portable path do exactly that, so they give the same bits.
+//! Arithmetic: each output is `bias`, then one fused multiply-add per tap in (input channel,
+//! row, column) order, then the clamp. The AVX2 path and the portable path do exactly that, so
+//! they give the same bits.
 //!
 //! ## Thick convolutions: [`use_im2col_for_thick_convs`]
 //!
