@@ -45,19 +45,22 @@ fn stages(c: &mut Criterion) {
     let input = Preset::EfficientNetLite
         .preprocess()
         .apply(&img, Layout::Nchw);
-    let tract = |plan_batch: usize| {
+    let tract = |plan_batch: usize, tuned: bool| {
         let t = TractBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER))
             .unwrap()
-            .with_plan_batch(plan_batch);
+            .with_plan_batch(plan_batch)
+            .with_tuning(tuned);
         for batch in [1usize, 8] {
             t.prepare(batch).unwrap();
         }
         Arc::new(t)
     };
-    // tract runs a batch as single images by default; "one plan of 8" is one batched run.
+    // tract runs a batch as single images by default; "one plan of 8" is one batched run;
+    // "untuned" is tract's own plan, without catclass's rewrites (`tract_tuning`).
     let backends: Vec<(&str, Arc<dyn FeatureBackend>)> = vec![
-        ("tract", tract(1)),
-        ("tract one plan of 8", tract(8)),
+        ("tract", tract(1, true)),
+        ("tract untuned", tract(1, false)),
+        ("tract one plan of 8", tract(8, true)),
         #[cfg(feature = "burn")]
         (
             "burn",
