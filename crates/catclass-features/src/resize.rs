@@ -184,12 +184,16 @@ fn bilinear(img: &Rgb8Image, width: u32, height: u32, win: Window) -> Rgb8Image 
         let c = coeffs(img.width(), width, win.0, win.2);
         for (yy, out_row) in tmp.chunks_exact_mut(stride).enumerate() {
             let row = &src[(yy + first_row) * src_stride..(yy + first_row + 1) * src_stride];
-            for (xx, px) in out_row.chunks_exact_mut(3).enumerate() {
-                let (xmin, taps) = c.bounds[xx];
-                let k = &c.weights[xx * c.ksize..xx * c.ksize + taps];
+            for ((px, &(xmin, taps)), k) in out_row
+                .chunks_exact_mut(3)
+                .zip(&c.bounds)
+                .zip(c.weights.chunks_exact(c.ksize))
+            {
                 let mut s = [1i32 << (PRECISION_BITS - 1); 3];
-                for (t, &w) in k.iter().enumerate() {
-                    let p = &row[(xmin + t) * 3..(xmin + t) * 3 + 3];
+                for (p, &w) in row[xmin * 3..(xmin + taps) * 3]
+                    .chunks_exact(3)
+                    .zip(&k[..taps])
+                {
                     s[0] += i32::from(p[0]) * w;
                     s[1] += i32::from(p[1]) * w;
                     s[2] += i32::from(p[2]) * w;
@@ -209,15 +213,23 @@ fn bilinear(img: &Rgb8Image, width: u32, height: u32, win: Window) -> Rgb8Image 
     let data = match vert {
         Some(v) => {
             let mut out = vec![0u8; h_out * stride];
-            for (yy, out_row) in out.chunks_exact_mut(stride).enumerate() {
-                let (ymin, taps) = v.bounds[yy];
-                let k = &v.weights[yy * v.ksize..yy * v.ksize + taps];
-                for (i, dst) in out_row.iter_mut().enumerate() {
-                    let mut s = 1i32 << (PRECISION_BITS - 1);
-                    for (t, &w) in k.iter().enumerate() {
-                        s += i32::from(tmp[(ymin - first_row + t) * stride + i]) * w;
+            let mut acc = vec![0i32; stride];
+            for ((out_row, &(ymin, taps)), k) in out
+                .chunks_exact_mut(stride)
+                .zip(&v.bounds)
+                .zip(v.weights.chunks_exact(v.ksize))
+            {
+                // Row by row over the taps (the same sums, in the same order, as pixel by
+                // pixel), so that the inner loop runs over contiguous bytes.
+                acc.fill(1i32 << (PRECISION_BITS - 1));
+                let rows = tmp[(ymin - first_row) * stride..].chunks_exact(stride);
+                for (src, &w) in rows.zip(&k[..taps]) {
+                    for (a, &p) in acc.iter_mut().zip(src) {
+                        *a += i32::from(p) * w;
                     }
-                    *dst = clip8(s);
+                }
+                for (dst, &a) in out_row.iter_mut().zip(&acc) {
+                    *dst = clip8(a);
                 }
             }
             out
