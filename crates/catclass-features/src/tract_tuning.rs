@@ -318,9 +318,9 @@ mod avx2 {
     use super::{LANES, PlaneLayout};
     use std::arch::x86_64::*;
 
-    /// [`PlaneLayout::convolve_portable`] on tiles of up to 8 registers: 2 rows of up to 32
-    /// output points, or 4 rows of 8 on narrow maps, so that the fused multiply-adds of a tap
-    /// form independent chains.
+    /// [`PlaneLayout::convolve_portable`] on tiles of 6 to 8 registers (2 rows of 24 or 32
+    /// output points, 4 rows of 16, 8 rows of 8; fewer rows at the bottom of the plane), so
+    /// that the fused multiply-adds of a tap form enough independent chains.
     ///
     /// # Safety
     /// AVX2 and FMA must be available; `scratch` must hold `layout.len` floats, `kernel` one
@@ -337,46 +337,54 @@ mod avx2 {
         let mut ox = 0;
         while ox < layout.wide {
             let runs = ((layout.wide - ox) / LANES).min(4);
-            let rows = if runs == 1 { 4 } else { 2 };
             let mut oy = 0;
-            // SAFETY (every call): the caller's contract.
-            while oy + rows <= oh {
+            while oy < oh {
+                let rows = (oh - oy).min(8 / runs);
+                let args = (layout, scratch, kernel, bias, &mut *out, oy, ox);
+                // SAFETY (every arm): the caller's contract.
                 unsafe {
-                    match runs {
-                        4 => tile::<2, 4>(layout, scratch, kernel, bias, out, oy, ox),
-                        3 => tile::<2, 3>(layout, scratch, kernel, bias, out, oy, ox),
-                        2 => tile::<2, 2>(layout, scratch, kernel, bias, out, oy, ox),
-                        _ => tile::<4, 1>(layout, scratch, kernel, bias, out, oy, ox),
+                    match (runs, rows) {
+                        (4, 2) => tile::<2, 4>(args),
+                        (4, _) => tile::<1, 4>(args),
+                        (3, 2) => tile::<2, 3>(args),
+                        (3, _) => tile::<1, 3>(args),
+                        (2, 4) => tile::<4, 2>(args),
+                        (2, 3) => tile::<3, 2>(args),
+                        (2, 2) => tile::<2, 2>(args),
+                        (2, _) => tile::<1, 2>(args),
+                        (_, 8) => tile::<8, 1>(args),
+                        (_, 7) => tile::<7, 1>(args),
+                        (_, 6) => tile::<6, 1>(args),
+                        (_, 5) => tile::<5, 1>(args),
+                        (_, 4) => tile::<4, 1>(args),
+                        (_, 3) => tile::<3, 1>(args),
+                        (_, 2) => tile::<2, 1>(args),
+                        _ => tile::<1, 1>(args),
                     }
                 }
                 oy += rows;
-            }
-            for oy in oy..oh {
-                unsafe {
-                    match runs {
-                        4 => tile::<1, 4>(layout, scratch, kernel, bias, out, oy, ox),
-                        3 => tile::<1, 3>(layout, scratch, kernel, bias, out, oy, ox),
-                        2 => tile::<1, 2>(layout, scratch, kernel, bias, out, oy, ox),
-                        _ => tile::<1, 1>(layout, scratch, kernel, bias, out, oy, ox),
-                    }
-                }
             }
             ox += runs * LANES;
         }
     }
 
+    /// What a tile reads and where it writes: layout, scratch planes, kernel, bias, output
+    /// plane, first output row, first output column.
+    type TileArgs<'a> = (
+        &'a PlaneLayout,
+        &'a [f32],
+        &'a [f32],
+        f32,
+        &'a mut [f32],
+        usize,
+        usize,
+    );
+
     /// Output rows `oy..oy + ROWS`, points `ox..ox + 8 * RUNS` of each (those inside the
     /// width are stored).
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile<const ROWS: usize, const RUNS: usize>(
-        layout: &PlaneLayout,
-        scratch: &[f32],
-        kernel: &[f32],
-        bias: f32,
-        out: &mut [f32],
-        oy: usize,
-        ox: usize,
-    ) {
+    unsafe fn tile<const ROWS: usize, const RUNS: usize>(args: TileArgs<'_>) {
+        let (layout, scratch, kernel, bias, out, oy, ox) = args;
         let row_step = layout.g.strides[0] * layout.row;
         let base = unsafe { scratch.as_ptr().add(oy * row_step + ox) };
         let mut acc = [[_mm256_set1_ps(bias); RUNS]; ROWS];
