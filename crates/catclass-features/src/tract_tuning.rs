@@ -30,8 +30,11 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-/// Output points computed together (one AVX2 register each, up to four registers).
+/// Output points in one AVX2 register.
 const LANES: usize = 8;
+
+/// Output channels computed together when they read several input planes.
+const CHANNEL_TILE: usize = 4;
 
 /// Geometry of a 2-D depthwise convolution on one `[H, W]` plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,10 +154,22 @@ impl EvalOp for DirectConv2d {
             for (plane, input) in group_input.chunks_exact(h * w).enumerate() {
                 layout.fill(input, &mut scratch[plane * layout.len..][..layout.len]);
             }
-            for (oc, output) in out_planes.by_ref().take(cout_g) {
+            let bias_of = |oc: usize| if bias.len() == 1 { bias[0] } else { bias[oc] };
+            let mut left = cout_g;
+            // Several input planes: four output channels at a time share each load.
+            while cin_g > 1 && left >= CHANNEL_TILE {
+                let mut four = out_planes.by_ref().take(CHANNEL_TILE);
+                let planes: [(usize, &mut [f32]); CHANNEL_TILE] =
+                    std::array::from_fn(|_| four.next().expect("four output planes left"));
+                let oc0 = planes[0].0 % cout;
+                let kernels = std::array::from_fn(|i| &kernel[(oc0 + i) * taps..][..taps]);
+                let biases = std::array::from_fn(|i| bias_of(oc0 + i));
+                layout.convolve_channels(&scratch, kernels, biases, planes.map(|(_, p)| p));
+                left -= CHANNEL_TILE;
+            }
+            for (oc, output) in out_planes.by_ref().take(left) {
                 let oc = oc % cout;
-                let b = if bias.len() == 1 { bias[0] } else { bias[oc] };
-                layout.convolve(&scratch, &kernel[oc * taps..][..taps], b, output);
+                layout.convolve(&scratch, &kernel[oc * taps..][..taps], bias_of(oc), output);
             }
         }
         Ok(tvec!(out.into_tvalue()))
@@ -292,6 +307,34 @@ impl PlaneLayout {
         self.convolve_portable(scratch, kernel, bias, out);
     }
 
+    /// [`Self::convolve`] for [`CHANNEL_TILE`] output channels reading the same planes, with
+    /// the same bits as one call each.
+    fn convolve_channels(
+        &self,
+        scratch: &[f32],
+        kernels: [&[f32]; CHANNEL_TILE],
+        biases: [f32; CHANNEL_TILE],
+        outs: [&mut [f32]; CHANNEL_TILE],
+    ) {
+        let planes = self.taps.len() / (self.g.kernel[0] * self.g.kernel[1]);
+        assert!(scratch.len() >= planes * self.len);
+        assert!(kernels.iter().all(|k| k.len() == self.taps.len()));
+        assert!(
+            outs.iter()
+                .all(|o| o.len() == self.g.output[0] * self.g.output[1])
+        );
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: as in `convolve`; the lengths were just checked.
+            unsafe { avx2::convolve_channels(self, scratch, kernels, biases, outs) };
+            return;
+        }
+        for ((k, b), o) in kernels.into_iter().zip(biases).zip(outs) {
+            self.convolve_portable(scratch, k, b, o);
+        }
+    }
+
     /// The reference arithmetic: `bias`, then one fused multiply-add per tap in (plane, row,
     /// column) order, then the clamp.
     fn convolve_portable(&self, scratch: &[f32], kernel: &[f32], bias: f32, out: &mut [f32]) {
@@ -315,7 +358,7 @@ impl PlaneLayout {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{LANES, PlaneLayout};
+    use super::{CHANNEL_TILE, LANES, PlaneLayout};
     use std::arch::x86_64::*;
 
     /// [`PlaneLayout::convolve_portable`] on tiles of 6 to 8 registers (2 rows of 24 or 32
@@ -368,6 +411,122 @@ mod avx2 {
         }
     }
 
+    /// [`super::PlaneLayout::convolve_channels`]: one row of 8 or 16 output points of each of
+    /// the [`CHANNEL_TILE`] channels at a time, each loaded input vector used by all four.
+    ///
+    /// # Safety
+    /// As [`convolve`], for each kernel and output plane.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn convolve_channels(
+        layout: &PlaneLayout,
+        scratch: &[f32],
+        kernels: [&[f32]; CHANNEL_TILE],
+        biases: [f32; CHANNEL_TILE],
+        mut outs: [&mut [f32]; CHANNEL_TILE],
+    ) {
+        let [oh, ow] = layout.g.output;
+        let row_step = layout.g.strides[0] * layout.row;
+        for oy in 0..oh {
+            let mut ox = 0;
+            while ox < layout.wide {
+                let runs = ((layout.wide - ox) / LANES).min(2);
+                // SAFETY: the caller's contract.
+                let base = unsafe { scratch.as_ptr().add(oy * row_step + ox) };
+                let rows = outs.each_mut().map(|o| &mut o[oy * ow..][..ow]);
+                unsafe {
+                    if runs == 2 {
+                        channel_tile::<2>(layout, base, &kernels, &biases, rows, ox);
+                    } else {
+                        channel_tile::<1>(layout, base, &kernels, &biases, rows, ox);
+                    }
+                }
+                ox += runs * LANES;
+            }
+        }
+    }
+
+    /// Points `ox..ox + 8 * RUNS` of one output row of each channel, reading from `base` (the
+    /// scratch at that row and column).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn channel_tile<const RUNS: usize>(
+        layout: &PlaneLayout,
+        base: *const f32,
+        kernels: &[&[f32]; CHANNEL_TILE],
+        biases: &[f32; CHANNEL_TILE],
+        rows: [&mut [f32]; CHANNEL_TILE],
+        ox: usize,
+    ) {
+        let mut acc = [[_mm256_setzero_ps(); RUNS]; CHANNEL_TILE];
+        let mut c = 0;
+        while c < CHANNEL_TILE {
+            let b = _mm256_set1_ps(biases[c]);
+            let mut r = 0;
+            while r < RUNS {
+                acc[c][r] = b;
+                r += 1;
+            }
+            c += 1;
+        }
+        for (t, &tap) in layout.taps.iter().enumerate() {
+            let mut v = [_mm256_setzero_ps(); RUNS];
+            let mut r = 0;
+            while r < RUNS {
+                // SAFETY: `PlaneLayout::new` sizes the scratch so that every run reads inside it.
+                v[r] = unsafe { _mm256_loadu_ps(base.add(tap + r * LANES)) };
+                r += 1;
+            }
+            let mut c = 0;
+            while c < CHANNEL_TILE {
+                // SAFETY: every kernel holds one value per tap (checked by the caller).
+                let k = _mm256_set1_ps(unsafe { *kernels[c].get_unchecked(t) });
+                let mut r = 0;
+                while r < RUNS {
+                    acc[c][r] = _mm256_fmadd_ps(v[r], k, acc[c][r]);
+                    r += 1;
+                }
+                c += 1;
+            }
+        }
+        let mut c = 0;
+        for row in rows {
+            store_run::<RUNS>(layout, acc[c], row, ox);
+            c += 1;
+        }
+    }
+
+    /// Clamps (when the layout says so) and stores `RUNS` registers at `ox` of `row`, the
+    /// points past its end left out.
+    #[target_feature(enable = "avx2,fma")]
+    fn store_run<const RUNS: usize>(
+        layout: &PlaneLayout,
+        mut acc: [__m256; RUNS],
+        row: &mut [f32],
+        ox: usize,
+    ) {
+        if let Some(c) = layout.clamp {
+            // `max(acc, lo)` returns `lo` for a NaN `acc`, as `f32::max` does.
+            let (lo, hi) = (_mm256_set1_ps(c.lo), _mm256_set1_ps(c.hi));
+            for a in &mut acc {
+                *a = _mm256_min_ps(_mm256_max_ps(*a, lo), hi);
+            }
+        }
+        let ow = row.len();
+        let mut r = 0;
+        while r < RUNS {
+            let start = ox + r * LANES;
+            if start + LANES <= ow {
+                // SAFETY: `start + 8 <= row.len()`.
+                unsafe { _mm256_storeu_ps(row.as_mut_ptr().add(start), acc[r]) };
+            } else if start < ow {
+                let mut tmp = [0f32; LANES];
+                // SAFETY: `tmp` holds 8 floats.
+                unsafe { _mm256_storeu_ps(tmp.as_mut_ptr(), acc[r]) };
+                row[start..].copy_from_slice(&tmp[..ow - start]);
+            }
+            r += 1;
+        }
+    }
+
     /// What a tile reads and where it writes: layout, scratch planes, kernel, bias, output
     /// plane, first output row, first output column.
     type TileArgs<'a> = (
@@ -407,35 +566,10 @@ mod avx2 {
                 y += 1;
             }
         }
-        if let Some(c) = layout.clamp {
-            // `max(acc, lo)` returns `lo` for a NaN `acc`, as `f32::max` does.
-            let (lo, hi) = (_mm256_set1_ps(c.lo), _mm256_set1_ps(c.hi));
-            let mut y = 0;
-            while y < ROWS {
-                let mut r = 0;
-                while r < RUNS {
-                    acc[y][r] = _mm256_min_ps(_mm256_max_ps(acc[y][r], lo), hi);
-                    r += 1;
-                }
-                y += 1;
-            }
-        }
         let ow = layout.g.output[1];
         let mut y = 0;
         while y < ROWS {
-            let out_row = &mut out[(oy + y) * ow..][..ow];
-            let mut r = 0;
-            while r < RUNS {
-                let start = ox + r * LANES;
-                if start + LANES <= ow {
-                    unsafe { _mm256_storeu_ps(out_row.as_mut_ptr().add(start), acc[y][r]) };
-                } else if start < ow {
-                    let mut tmp = [0f32; LANES];
-                    unsafe { _mm256_storeu_ps(tmp.as_mut_ptr(), acc[y][r]) };
-                    out_row[start..].copy_from_slice(&tmp[..ow - start]);
-                }
-                r += 1;
-            }
+            store_run::<RUNS>(layout, acc[y], &mut out[(oy + y) * ow..][..ow], ox);
             y += 1;
         }
     }
@@ -900,9 +1034,12 @@ mod tests {
     fn dense_grouped_and_clamped_convolutions_match_too() {
         let relu6 = Some(Clamp { lo: 0.0, hi: 0.6 });
         for (i, g) in geometries().into_iter().enumerate().step_by(7) {
-            for (channels, groups, clamp) in
-                [([3, 5], 1, None), ([4, 6], 2, relu6), ([3, 3], 3, relu6)]
-            {
+            for (channels, groups, clamp) in [
+                ([3, 5], 1, None),
+                ([3, 8], 1, relu6),
+                ([4, 6], 2, relu6),
+                ([3, 3], 3, relu6),
+            ] {
                 check(
                     &DirectConv2d {
                         geometry: g,
@@ -915,6 +1052,10 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
     }
 
     #[test]
@@ -933,12 +1074,21 @@ mod tests {
                 let mut slow = fast.clone();
                 layout.convolve(&scratch, &k, 0.25, &mut fast);
                 layout.convolve_portable(&scratch, &k, 0.25, &mut slow);
-                assert!(
-                    fast.iter()
-                        .zip(&slow)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{g:?}"
-                );
+                assert!(same_bits(&fast, &slow), "{g:?}");
+                // Four channels at a time: each the bits of its own portable run.
+                let ks: Vec<Vec<f32>> = (0..CHANNEL_TILE as u64)
+                    .map(|c| values(k.len(), 4000 + c))
+                    .collect();
+                let biases = [0.5, -0.5, 0.0, 1.0];
+                let mut outs = vec![vec![f32::NAN; fast.len()]; CHANNEL_TILE];
+                let mut planes = outs.iter_mut().map(Vec::as_mut_slice);
+                let planes = std::array::from_fn(|_| planes.next().expect("four planes"));
+                let kernels = std::array::from_fn(|c| &ks[c][..]);
+                layout.convolve_channels(&scratch, kernels, biases, planes);
+                for (c, (kc, got)) in ks.iter().zip(&outs).enumerate() {
+                    layout.convolve_portable(&scratch, kc, biases[c], &mut slow);
+                    assert!(same_bits(got, &slow), "{g:?} channel {c}");
+                }
             }
         }
     }
