@@ -487,10 +487,8 @@ mod avx2 {
                 c += 1;
             }
         }
-        let mut c = 0;
-        for row in rows {
-            store_run::<RUNS>(layout, acc[c], row, ox);
-            c += 1;
+        for (acc, row) in acc.into_iter().zip(rows) {
+            store_run::<RUNS>(layout, acc, row, ox);
         }
     }
 
