@@ -135,7 +135,7 @@ fn tuned_plans_give_tracts_features() {
             (17, 17),
             "batch {batch}"
         );
-        assert_eq!(tuning.im2col, 0);
+        assert_eq!((tuning.winograd, tuning.im2col), (0, 0));
     }
     let pre = Preset::EfficientNetLite.preprocess();
     let imgs = [
