@@ -18,8 +18,9 @@ Needs: pip install pillow numpy onnx onnxruntime; run from the repository root.
   running its own batches of B (decode, preprocess and inference overlap across workers);
   TractBackend runs each batch as single-image plans (its default `with_plan_batch(1)`, about
   twice the throughput of one batched plan on this model; the example's --plan-batch changes it),
-  with catclass's rewrites of the plan (catclass_features::tract_tuning: a faster depthwise
-  convolution, im2col for thick convolutions); `tract-untuned` runs tract's own plan, for comparison.
+  with catclass's rewrites of the plan (catclass_features::tract_tuning: direct depthwise and
+  stem convolutions, Winograd for VGG's small-plane 3x3 convolutions, im2col for thick ones);
+  `tract-untuned` runs tract's own plan, for comparison.
 - burn (with --backends ...,burn): the same example built with `--features burn`,
   `--backend burn` (burn's `flex` CPU backend, weights read from the same ONNX file).
 Prints one JSON line per engine and model, then a summary table.
