@@ -823,7 +823,7 @@ mod tests {
     use super::*;
 
     /// Deterministic values in [-1, 1).
-    fn values(n: usize, seed: u64) -> Vec<f32> {
+    pub(super) fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..n)
             .map(|_| {
@@ -1129,7 +1129,7 @@ mod tests {
         }
     }
 
-    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    pub(super) fn same_bits(a: &[f32], b: &[f32]) -> bool {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
     }
 

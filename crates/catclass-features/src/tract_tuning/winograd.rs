@@ -628,23 +628,8 @@ pub fn use_winograd(model: &mut TypedModel) -> TractResult<usize> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{same_bits, values};
     use super::*;
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                (x >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
-
-    fn same_bits(a: &[f32], b: &[f32]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-    }
 
     #[test]
     fn the_vector_transforms_give_the_bits_of_the_portable_ones() {
@@ -655,13 +640,13 @@ mod tests {
             let t = Tiles { plane };
             let layout = t.scratch_layout();
             let mut scratch = vec![0f32; layout.len];
-            layout.fill(&values(plane[0] * plane[1], i as u32), &mut scratch);
+            layout.fill(&values(plane[0] * plane[1], i as u64), &mut scratch);
             let per = t.per_plane();
             let (mut fast, mut slow) = (vec![f32::NAN; 16 * per], vec![f32::NAN; 16 * per]);
             transform_input(&t, &layout, &scratch, &mut fast, 0, per);
             transform_input_portable(&t, &layout, &scratch, &mut slow, 0, per);
             assert!(same_bits(&fast, &slow), "input {plane:?}");
-            let m = values(16 * per, 100 + i as u32);
+            let m = values(16 * per, 100 + i as u64);
             for clamp in [None, Some(Clamp { lo: 0.0, hi: 0.5 })] {
                 let n = plane[0] * plane[1];
                 let (mut fast, mut slow) = (vec![f32::NAN; n], vec![f32::NAN; n]);
