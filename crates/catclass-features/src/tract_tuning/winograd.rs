@@ -121,10 +121,34 @@ impl EvalOp for WinogradInput {
             let (img, ch) = (plane / c, plane % c);
             layout.fill(input, &mut scratch);
             let at = ch * n * per + img * per;
-            transform_input(&t, &layout, &scratch, v, at, c * n * per);
+            transform_input(
+                &t,
+                &layout,
+                &scratch,
+                v,
+                Spread {
+                    at,
+                    stride: c * n * per,
+                },
+            );
         }
         Ok(tvec!(out.into_tvalue()))
     }
+}
+
+/// Where one plane's tiles sit in a transformed `[16, C, tiles]` tensor: the values for
+/// position `xi` of the 4x4 transform start at `xi * stride + at`.
+#[derive(Debug, Clone, Copy)]
+struct Spread {
+    at: usize,
+    stride: usize,
+}
+
+/// What the output transform applies as it stores: the bias, then the clamp.
+#[derive(Debug, Clone, Copy)]
+struct Epilogue {
+    bias: f32,
+    clamp: Option<Clamp>,
 }
 
 /// `Bt d B` of every tile of one scratch plane into `v` (plane `xi` at `xi * stride + at`).
@@ -133,18 +157,18 @@ fn transform_input(
     layout: &PlaneLayout,
     scratch: &[f32],
     v: &mut [f32],
-    at: usize,
-    stride: usize,
+    spread: Spread,
 ) {
+    let Spread { at, stride } = spread;
     assert!(scratch.len() >= layout.len && v.len() >= 15 * stride + at + t.per_plane());
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is there; the reads are inside the scratch plane (see
         // `Tiles::scratch_layout`) and the writes inside `v` (checked above).
-        unsafe { avx2::transform_input(t, layout, scratch, v, at, stride) };
+        unsafe { avx2::transform_input(t, layout, scratch, v, spread) };
         return;
     }
-    transform_input_portable(t, layout, scratch, v, at, stride);
+    transform_input_portable(t, layout, scratch, v, spread);
 }
 
 /// [`transform_input`] lane by lane: the reference arithmetic.
@@ -153,9 +177,9 @@ fn transform_input_portable(
     layout: &PlaneLayout,
     scratch: &[f32],
     v: &mut [f32],
-    at: usize,
-    stride: usize,
+    spread: Spread,
 ) {
+    let Spread { at, stride } = spread;
     let (row, phase) = (layout.row, layout.len / 2);
     // d[i][j] of 8 tiles: phase j % 2, row 2 ty + i, columns tx + j / 2 onwards.
     for ty in 0..t.rows() {
@@ -240,7 +264,16 @@ impl EvalOp for WinogradOutput {
                 let b = if bias.len() == 1 { bias[0] } else { bias[co] };
                 let plane = &mut o[(img * cout + co) * h * w..][..h * w];
                 let at = co * tiles + img * per;
-                output_plane(&t, m, at, stride, b, self.clamp, plane);
+                output_plane(
+                    &t,
+                    m,
+                    Spread { at, stride },
+                    Epilogue {
+                        bias: b,
+                        clamp: self.clamp,
+                    },
+                    plane,
+                );
             }
         }
         Ok(tvec!(out.into_tvalue()))
@@ -249,35 +282,27 @@ impl EvalOp for WinogradOutput {
 
 /// The outputs of every tile of one output plane: `At m A + bias`, clamped, from the planes of
 /// `m` (plane `xi` at `xi * stride + at`).
-fn output_plane(
-    t: &Tiles,
-    m: &[f32],
-    at: usize,
-    stride: usize,
-    bias: f32,
-    clamp: Option<Clamp>,
-    plane: &mut [f32],
-) {
+fn output_plane(t: &Tiles, m: &[f32], spread: Spread, epilogue: Epilogue, plane: &mut [f32]) {
+    let Spread { at, stride } = spread;
     assert!(m.len() >= 15 * stride + at + t.per_plane() && plane.len() == t.plane[0] * t.plane[1]);
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is there; the reads are inside `m` (checked above).
-        unsafe { avx2::output_plane(t, m, at, stride, bias, clamp, plane) };
+        unsafe { avx2::output_plane(t, m, spread, epilogue, plane) };
         return;
     }
-    output_plane_portable(t, m, at, stride, bias, clamp, plane);
+    output_plane_portable(t, m, spread, epilogue, plane);
 }
 
 /// [`output_plane`] lane by lane: the reference arithmetic.
 fn output_plane_portable(
     t: &Tiles,
     m: &[f32],
-    at: usize,
-    stride: usize,
-    bias: f32,
-    clamp: Option<Clamp>,
+    spread: Spread,
+    epilogue: Epilogue,
     plane: &mut [f32],
 ) {
+    let (Spread { at, stride }, Epilogue { bias, clamp }) = (spread, epilogue);
     let [h, w] = t.plane;
     let mut row = [0f32; 2 * TILES];
     for ty in 0..t.rows() {
@@ -364,7 +389,7 @@ impl TypedOp for WinogradOutput {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Clamp, PlaneLayout, TILES, Tiles};
+    use super::{Epilogue, PlaneLayout, Spread, TILES, Tiles};
     use std::arch::x86_64::*;
 
     /// [`super::transform_input_portable`], 8 tiles per register.
@@ -377,9 +402,9 @@ mod avx2 {
         layout: &PlaneLayout,
         scratch: &[f32],
         v: &mut [f32],
-        at: usize,
-        stride: usize,
+        spread: Spread,
     ) {
+        let Spread { at, stride } = spread;
         let (row, phase) = (layout.row, layout.len / 2);
         let src = scratch.as_ptr();
         let dst = v.as_mut_ptr();
@@ -428,12 +453,11 @@ mod avx2 {
     pub(super) unsafe fn output_plane(
         t: &Tiles,
         m: &[f32],
-        at: usize,
-        stride: usize,
-        bias: f32,
-        clamp: Option<Clamp>,
+        spread: Spread,
+        epilogue: Epilogue,
         plane: &mut [f32],
     ) {
+        let (Spread { at, stride }, Epilogue { bias, clamp }) = (spread, epilogue);
         let [h, w] = t.plane;
         let b = _mm256_set1_ps(bias);
         let bounds = clamp.map(|c| (_mm256_set1_ps(c.lo), _mm256_set1_ps(c.hi)));
@@ -643,15 +667,31 @@ mod tests {
             layout.fill(&values(plane[0] * plane[1], i as u64), &mut scratch);
             let per = t.per_plane();
             let (mut fast, mut slow) = (vec![f32::NAN; 16 * per], vec![f32::NAN; 16 * per]);
-            transform_input(&t, &layout, &scratch, &mut fast, 0, per);
-            transform_input_portable(&t, &layout, &scratch, &mut slow, 0, per);
+            transform_input(
+                &t,
+                &layout,
+                &scratch,
+                &mut fast,
+                Spread { at: 0, stride: per },
+            );
+            transform_input_portable(
+                &t,
+                &layout,
+                &scratch,
+                &mut slow,
+                Spread { at: 0, stride: per },
+            );
             assert!(same_bits(&fast, &slow), "input {plane:?}");
             let m = values(16 * per, 100 + i as u64);
             for clamp in [None, Some(Clamp { lo: 0.0, hi: 0.5 })] {
                 let n = plane[0] * plane[1];
                 let (mut fast, mut slow) = (vec![f32::NAN; n], vec![f32::NAN; n]);
-                output_plane(&t, &m, 0, per, 0.25, clamp, &mut fast);
-                output_plane_portable(&t, &m, 0, per, 0.25, clamp, &mut slow);
+                let (spread, epilogue) = (
+                    Spread { at: 0, stride: per },
+                    Epilogue { bias: 0.25, clamp },
+                );
+                output_plane(&t, &m, spread, epilogue, &mut fast);
+                output_plane_portable(&t, &m, spread, epilogue, &mut slow);
                 assert!(same_bits(&fast, &slow), "output {plane:?} {clamp:?}");
                 assert!(fast.iter().all(|v| v.is_finite()), "every point written");
             }
