@@ -1,11 +1,17 @@
-//! Winograd F(2x2, 3x3) for the 3x3, stride-1, padding-1 convolutions of VGG-like networks.
+//! Winograd F(2x2, 3x3) and F(4x4, 3x3) for the 3x3, stride-1, padding-1 convolutions of
+//! VGG-like networks.
 //!
-//! Each 2x2 block of outputs (a tile) takes 16 multiplications per input channel instead of 36:
-//! the input tiles are transformed ([`WinogradInput`]: `Bt d B`, additions only), multiplied by
-//! the transformed kernel (`G g Gt`, computed once) in 16 matrix products that tract runs
-//! (`EinSum gok,gkt->got`), and transformed back ([`WinogradOutput`]: `At m A`, additions
-//! only), the bias and a following ReLU added as the outputs are stored. The results differ
-//! from a direct convolution by rounding only (the tests hold them to 1e-5 relative).
+//! Each `m x m` block of outputs (a tile) takes `(m + 2)^2` multiplications per input channel
+//! instead of `9 m^2` (16 instead of 36 for F(2x2, 3x3), 36 instead of 144 for F(4x4, 3x3)):
+//! the input tiles are transformed ([`WinogradInput`]: `Bt d B`), multiplied by the transformed
+//! kernel (`G g Gt`, computed once in f64) in `(m + 2)^2` matrix products that tract runs
+//! (`EinSum gok,gkt->got`), and transformed back ([`WinogradOutput`]: `At m A`), the bias and a
+//! following ReLU added as the outputs are stored. The results differ from a direct
+//! convolution by rounding only (the tests hold F(2x2, 3x3) to 1e-5 and F(4x4, 3x3) to 1e-4 of
+//! the largest output).
+//!
+//! The transforms are written once, over [`Lanes`] (8 tiles at a time): the portable
+//! instantiation is the reference, the AVX2 one gives the same bits (tested).
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
@@ -18,44 +24,80 @@ use super::{Clamp, Geometry, PlaneLayout, clamp_after};
 /// Tiles transformed together (one AVX2 register).
 const TILES: usize = 8;
 
-/// Tile layout of a `[H, W]` plane: `ceil(H / 2) x ceil(W / 2)` tiles, the row count padded to
-/// whole runs of [`TILES`] in memory.
+/// The Winograd algorithm: F(m x m, 3x3), `m` outputs per tile side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// F(2x2, 3x3): 4x4 input tiles, 16 products.
+    F2,
+    /// F(4x4, 3x3): 6x6 input tiles, 36 products.
+    F4,
+}
+
+impl Variant {
+    /// Outputs per tile side.
+    pub fn outputs(self) -> usize {
+        match self {
+            Variant::F2 => 2,
+            Variant::F4 => 4,
+        }
+    }
+    /// Inputs per tile side (`outputs + 2`).
+    pub fn inputs(self) -> usize {
+        self.outputs() + 2
+    }
+    /// Points of a transformed tile: the number of matrix products.
+    pub fn points(self) -> usize {
+        self.inputs() * self.inputs()
+    }
+    /// The variant for planes of `points` points: F(2x2, 3x3) up to
+    /// [`WINOGRAD_F2_MAX_PLANE`], F(4x4, 3x3) above.
+    pub fn for_plane(points: usize) -> Variant {
+        if points <= WINOGRAD_F2_MAX_PLANE {
+            Variant::F2
+        } else {
+            Variant::F4
+        }
+    }
+}
+
+/// Tile layout of a `[H, W]` plane: `ceil(H / m) x ceil(W / m)` tiles, row after row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tiles {
     /// Plane height and width (input and output: padding 1, stride 1).
     pub plane: [usize; 2],
+    /// The algorithm.
+    pub variant: Variant,
 }
 
 impl Tiles {
     fn rows(&self) -> usize {
-        self.plane[0].div_ceil(2)
+        self.plane[0].div_ceil(self.variant.outputs())
     }
     fn cols(&self) -> usize {
-        self.plane[1].div_ceil(2)
+        self.plane[1].div_ceil(self.variant.outputs())
     }
-    /// Tile columns rounded up to whole runs.
-    fn wide(&self) -> usize {
-        self.cols().div_ceil(TILES) * TILES
-    }
-    /// Tiles of one plane as laid out in the transformed tensors.
+    /// Tiles of one plane in the transformed tensors.
     fn per_plane(&self) -> usize {
-        self.rows() * self.wide()
+        self.rows() * self.cols()
     }
-    /// The padded scratch plane the input tiles are read from: padding 1, columns split in
-    /// two phases, so that tile `tx` reads phase columns `tx` and `tx + 1` (4 rows from `2 ty`).
+    /// The padded scratch plane the input tiles are read from: padding 1, columns split in `m`
+    /// phases, so that tile `tx` reads phase `j % m`, column `tx + j / m` for its column `j`
+    /// (and rows `m ty ..` for row `ty`).
     fn scratch_layout(&self) -> PlaneLayout {
+        let m = self.variant.outputs();
+        let a = self.variant.inputs();
         let geometry = Geometry {
             input: self.plane,
-            kernel: [4, 4],
-            strides: [1, 2],
+            kernel: [a, a],
+            strides: [1, m],
             pad_before: [1, 1],
-            output: [2 * self.rows() - 1, self.cols()],
+            output: [m * (self.rows() - 1) + 1, self.cols()],
         };
         PlaneLayout::new(geometry, 1, None)
     }
 }
 
-/// The input transform: `[N, C, H, W]` (or `[C, H, W]`) to `[16, C, N * tiles]`.
+/// The input transform: `[N, C, H, W]` (or `[C, H, W]`) to `[points, C, N * tiles]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WinogradInput {
     /// The plane's tiles.
@@ -64,8 +106,8 @@ pub struct WinogradInput {
     pub batch_axis: bool,
 }
 
-/// The output transform: `[16, Cout, N * tiles]` (and the bias `[Cout]`) to `[N, Cout, H, W]`
-/// (or `[Cout, H, W]`), clamped when [`Self::clamp`] says so.
+/// The output transform: `[points, Cout, N * tiles]` (and the bias `[Cout]`) to
+/// `[N, Cout, H, W]` (or `[Cout, H, W]`), clamped when [`Self::clamp`] says so.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WinogradOutput {
     /// The plane's tiles.
@@ -111,9 +153,9 @@ impl EvalOp for WinogradInput {
         let t = self.tiles;
         let per = t.per_plane();
         let layout = t.scratch_layout();
-        // SAFETY: every element is written below (all the tiles of every plane, padding
-        // tiles included) before the tensor is read.
-        let mut out = unsafe { Tensor::uninitialized::<f32>(&[16, c, n * per])? };
+        // SAFETY: every element is written below (all the tiles of every plane) before the
+        // tensor is read.
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&[t.variant.points(), c, n * per])? };
         let mut view = out.try_as_plain_ram_mut()?;
         let v = view.as_slice_mut::<f32>()?;
         let mut scratch = vec![0f32; layout.len];
@@ -136,95 +178,6 @@ impl EvalOp for WinogradInput {
     }
 }
 
-/// Where one plane's tiles sit in a transformed `[16, C, tiles]` tensor: the values for
-/// position `xi` of the 4x4 transform start at `xi * stride + at`.
-#[derive(Debug, Clone, Copy)]
-struct Spread {
-    at: usize,
-    stride: usize,
-}
-
-/// What the output transform applies as it stores: the bias, then the clamp.
-#[derive(Debug, Clone, Copy)]
-struct Epilogue {
-    bias: f32,
-    clamp: Option<Clamp>,
-}
-
-/// `Bt d B` of every tile of one scratch plane into `v` (plane `xi` at `xi * stride + at`).
-fn transform_input(
-    t: &Tiles,
-    layout: &PlaneLayout,
-    scratch: &[f32],
-    v: &mut [f32],
-    spread: Spread,
-) {
-    let Spread { at, stride } = spread;
-    assert!(scratch.len() >= layout.len && v.len() >= 15 * stride + at + t.per_plane());
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is there; the reads are inside the scratch plane (see
-        // `Tiles::scratch_layout`) and the writes inside `v` (checked above).
-        unsafe { avx2::transform_input(t, layout, scratch, v, spread) };
-        return;
-    }
-    transform_input_portable(t, layout, scratch, v, spread);
-}
-
-/// [`transform_input`] lane by lane: the reference arithmetic.
-fn transform_input_portable(
-    t: &Tiles,
-    layout: &PlaneLayout,
-    scratch: &[f32],
-    v: &mut [f32],
-    spread: Spread,
-) {
-    let Spread { at, stride } = spread;
-    let (row, phase) = (layout.row, layout.len / 2);
-    // d[i][j] of 8 tiles: phase j % 2, row 2 ty + i, columns tx + j / 2 onwards.
-    for ty in 0..t.rows() {
-        for tx in (0..t.wide()).step_by(TILES) {
-            let mut d = [[[0f32; TILES]; 4]; 4];
-            for (i, di) in d.iter_mut().enumerate() {
-                for (j, dij) in di.iter_mut().enumerate() {
-                    let src = (j % 2) * phase + (2 * ty + i) * row + tx + j / 2;
-                    dij.copy_from_slice(&scratch[src..src + TILES]);
-                }
-            }
-            let u = bt_d_b(&d);
-            let base = at + ty * t.wide() + tx;
-            for (xi, lanes) in u.iter().enumerate() {
-                v[xi * stride + base..][..TILES].copy_from_slice(lanes);
-            }
-        }
-    }
-}
-
-/// `Bt d B` lane by lane, `Bt = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]`.
-#[inline(always)]
-fn bt_d_b(d: &[[[f32; TILES]; 4]; 4]) -> [[f32; TILES]; 16] {
-    // Rows first: r = Bt d.
-    let mut r = [[[0f32; TILES]; 4]; 4];
-    for j in 0..4 {
-        for l in 0..TILES {
-            r[0][j][l] = d[0][j][l] - d[2][j][l];
-            r[1][j][l] = d[1][j][l] + d[2][j][l];
-            r[2][j][l] = d[2][j][l] - d[1][j][l];
-            r[3][j][l] = d[1][j][l] - d[3][j][l];
-        }
-    }
-    let mut u = [[0f32; TILES]; 16];
-    for i in 0..4 {
-        for l in 0..TILES {
-            u[4 * i][l] = r[i][0][l] - r[i][2][l];
-            u[4 * i + 1][l] = r[i][1][l] + r[i][2][l];
-            u[4 * i + 2][l] = r[i][2][l] - r[i][1][l];
-            u[4 * i + 3][l] = r[i][1][l] - r[i][3][l];
-        }
-    }
-    u
-}
-
 impl EvalOp for WinogradOutput {
     op_out_of_plan!();
 
@@ -234,11 +187,11 @@ impl EvalOp for WinogradOutput {
         let per = t.per_plane();
         let n = self.batch;
         let shape = m.shape();
-        let [xi, cout, tiles] = *shape else {
+        let [points, cout, tiles] = *shape else {
             bail!("winograd output: shape {shape:?}");
         };
         ensure!(
-            xi == 16 && tiles == n * per,
+            points == t.variant.points() && tiles == n * per,
             "winograd output: shape {shape:?}"
         );
         let m = m.try_as_plain_ram()?.as_slice::<f32>()?;
@@ -280,82 +233,6 @@ impl EvalOp for WinogradOutput {
     }
 }
 
-/// The outputs of every tile of one output plane: `At m A + bias`, clamped, from the planes of
-/// `m` (plane `xi` at `xi * stride + at`).
-fn output_plane(t: &Tiles, m: &[f32], spread: Spread, epilogue: Epilogue, plane: &mut [f32]) {
-    let Spread { at, stride } = spread;
-    assert!(m.len() >= 15 * stride + at + t.per_plane() && plane.len() == t.plane[0] * t.plane[1]);
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is there; the reads are inside `m` (checked above).
-        unsafe { avx2::output_plane(t, m, spread, epilogue, plane) };
-        return;
-    }
-    output_plane_portable(t, m, spread, epilogue, plane);
-}
-
-/// [`output_plane`] lane by lane: the reference arithmetic.
-fn output_plane_portable(
-    t: &Tiles,
-    m: &[f32],
-    spread: Spread,
-    epilogue: Epilogue,
-    plane: &mut [f32],
-) {
-    let (Spread { at, stride }, Epilogue { bias, clamp }) = (spread, epilogue);
-    let [h, w] = t.plane;
-    let mut row = [0f32; 2 * TILES];
-    for ty in 0..t.rows() {
-        for tx in (0..t.wide()).step_by(TILES) {
-            let base = at + ty * t.wide() + tx;
-            let mm: [[f32; TILES]; 16] = std::array::from_fn(|x| {
-                m[x * stride + base..][..TILES].try_into().expect("8 lanes")
-            });
-            let y = at_m_a(&mm, bias, clamp);
-            // Rows 2 ty and 2 ty + 1, columns 2 tx ..: y00/y01 and y10/y11 interleaved.
-            for (r, (a, c)) in [(y[0], y[1]), (y[2], y[3])].into_iter().enumerate() {
-                let oy = 2 * ty + r;
-                let ox = 2 * tx;
-                if oy >= h || ox >= w {
-                    break;
-                }
-                for l in 0..TILES {
-                    row[2 * l] = a[l];
-                    row[2 * l + 1] = c[l];
-                }
-                let len = (w - ox).min(2 * TILES);
-                plane[oy * w + ox..][..len].copy_from_slice(&row[..len]);
-            }
-        }
-    }
-}
-
-/// `At m A` lane by lane plus `bias`, clamped; `At = [[1, 1, 1, 0], [0, 1, -1, -1]]`. Returns
-/// the outputs (0, 0), (0, 1), (1, 0), (1, 1) of each tile.
-#[inline(always)]
-fn at_m_a(m: &[[f32; TILES]; 16], bias: f32, clamp: Option<Clamp>) -> [[f32; TILES]; 4] {
-    let mut s = [[[0f32; TILES]; 4]; 2];
-    for j in 0..4 {
-        for l in 0..TILES {
-            s[0][j][l] = m[j][l] + m[4 + j][l] + m[8 + j][l];
-            s[1][j][l] = m[4 + j][l] - m[8 + j][l] - m[12 + j][l];
-        }
-    }
-    let mut y = [[0f32; TILES]; 4];
-    for i in 0..2 {
-        for l in 0..TILES {
-            y[2 * i][l] = s[i][0][l] + s[i][1][l] + s[i][2][l] + bias;
-            y[2 * i + 1][l] = s[i][1][l] - s[i][2][l] - s[i][3][l] + bias;
-        }
-    }
-    if let Some(c) = clamp {
-        for v in y.iter_mut().flatten() {
-            *v = v.max(c.lo).min(c.hi);
-        }
-    }
-    y
-}
-
 impl TypedOp for WinogradInput {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let shape = &inputs[0].shape;
@@ -365,7 +242,7 @@ impl TypedOp for WinogradInput {
             (1.to_dim(), shape[0].clone())
         };
         Ok(tvec!(f32::fact([
-            16.to_dim(),
+            self.tiles.variant.points().to_dim(),
             c,
             n * self.tiles.per_plane()
         ])))
@@ -387,129 +264,424 @@ impl TypedOp for WinogradOutput {
     as_op!();
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::{Epilogue, PlaneLayout, Spread, TILES, Tiles};
-    use std::arch::x86_64::*;
+/// Where one plane's tiles sit in a transformed `[points, C, tiles]` tensor: the values for
+/// point `xi` of the transform start at `xi * stride + at`.
+#[derive(Debug, Clone, Copy)]
+struct Spread {
+    at: usize,
+    stride: usize,
+}
 
-    /// [`super::transform_input_portable`], 8 tiles per register.
+/// What the output transform applies as it stores: the bias, then the clamp.
+#[derive(Debug, Clone, Copy)]
+struct Epilogue {
+    bias: f32,
+    clamp: Option<Clamp>,
+}
+
+/// Eight f32 lanes: the arithmetic the transforms are written in. Every method does the same
+/// IEEE operation lane by lane in every implementation, so they all give the same bits.
+trait Lanes: Copy {
+    fn splat(v: f32) -> Self;
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    /// `self * c`.
+    fn scale(self, c: f32) -> Self;
+    /// `min(max(self, lo), hi)` as `maxps`/`minps` do (`lo` for a NaN).
+    fn clamp(self, c: Clamp) -> Self;
+    /// Reads 8 floats.
     ///
     /// # Safety
-    /// AVX2 must be available; `scratch` is a plane of `layout`, `v` holds the 16 planes.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn transform_input(
-        t: &Tiles,
-        layout: &PlaneLayout,
-        scratch: &[f32],
-        v: &mut [f32],
-        spread: Spread,
-    ) {
-        let Spread { at, stride } = spread;
-        let (row, phase) = (layout.row, layout.len / 2);
-        let src = scratch.as_ptr();
-        let dst = v.as_mut_ptr();
-        for ty in 0..t.rows() {
-            for tx in (0..t.wide()).step_by(TILES) {
-                // SAFETY: the scratch plane holds every tile's 4 rows and phase columns.
-                let d = |i: usize, j: usize| unsafe {
-                    _mm256_loadu_ps(src.add((j % 2) * phase + (2 * ty + i) * row + tx + j / 2))
-                };
-                let mut r = [[_mm256_setzero_ps(); 4]; 4];
-                let mut j = 0;
-                while j < 4 {
-                    let (d0, d1, d2, d3) = (d(0, j), d(1, j), d(2, j), d(3, j));
-                    r[0][j] = _mm256_sub_ps(d0, d2);
-                    r[1][j] = _mm256_add_ps(d1, d2);
-                    r[2][j] = _mm256_sub_ps(d2, d1);
-                    r[3][j] = _mm256_sub_ps(d1, d3);
-                    j += 1;
-                }
-                let base = at + ty * t.wide() + tx;
-                let mut i = 0;
-                while i < 4 {
-                    let u = [
-                        _mm256_sub_ps(r[i][0], r[i][2]),
-                        _mm256_add_ps(r[i][1], r[i][2]),
-                        _mm256_sub_ps(r[i][2], r[i][1]),
-                        _mm256_sub_ps(r[i][1], r[i][3]),
-                    ];
-                    let mut k = 0;
-                    while k < 4 {
-                        // SAFETY: `v` holds the 16 planes (checked by the caller).
-                        unsafe { _mm256_storeu_ps(dst.add((4 * i + k) * stride + base), u[k]) };
-                        k += 1;
+    /// `p` points to 8 readable floats.
+    unsafe fn load(p: *const f32) -> Self;
+    /// Writes 8 floats.
+    ///
+    /// # Safety
+    /// `p` points to 8 writable floats.
+    unsafe fn store(self, p: *mut f32);
+    /// Reads the first `n` floats (`n < 8`), the other lanes 0.
+    ///
+    /// # Safety
+    /// `p` points to `n` readable floats.
+    unsafe fn load_first(p: *const f32, n: usize) -> Self;
+    /// Writes the first `n` lanes (`n < 8`).
+    ///
+    /// # Safety
+    /// `p` points to `n` writable floats.
+    unsafe fn store_first(self, p: *mut f32, n: usize);
+    /// Writes `ys.len()` (2 or 4) registers lane-interleaved: `ys[0][0], ys[1][0], ..,
+    /// ys[0][1], ..`.
+    ///
+    /// # Safety
+    /// `p` points to `8 * ys.len()` writable floats.
+    unsafe fn store_interleaved(ys: &[Self], p: *mut f32);
+}
+
+/// Portable lanes.
+#[derive(Clone, Copy)]
+struct Plain([f32; TILES]);
+
+impl Lanes for Plain {
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        Plain([v; TILES])
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        Plain(std::array::from_fn(|l| self.0[l] + o.0[l]))
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        Plain(std::array::from_fn(|l| self.0[l] - o.0[l]))
+    }
+    #[inline(always)]
+    fn scale(self, c: f32) -> Self {
+        Plain(self.0.map(|v| v * c))
+    }
+    #[inline(always)]
+    fn clamp(self, c: Clamp) -> Self {
+        Plain(self.0.map(|v| {
+            let v = if v > c.lo { v } else { c.lo };
+            if v < c.hi { v } else { c.hi }
+        }))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: the caller's.
+        Plain(unsafe { p.cast::<[f32; TILES]>().read_unaligned() })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: the caller's.
+        unsafe { p.cast::<[f32; TILES]>().write_unaligned(self.0) }
+    }
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize) -> Self {
+        // SAFETY: the caller's.
+        Plain(std::array::from_fn(|l| {
+            if l < n {
+                unsafe { p.add(l).read() }
+            } else {
+                0.0
+            }
+        }))
+    }
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut f32, n: usize) {
+        for (l, &v) in self.0.iter().enumerate().take(n) {
+            // SAFETY: the caller's.
+            unsafe { p.add(l).write(v) };
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_interleaved(ys: &[Self], p: *mut f32) {
+        let k = ys.len();
+        for (j, y) in ys.iter().enumerate() {
+            for (l, &v) in y.0.iter().enumerate() {
+                // SAFETY: the caller's: `l * k + j < 8 * k`.
+                unsafe { p.add(l * k + j).write(v) };
+            }
+        }
+    }
+}
+
+/// One algorithm's 1-D transforms, applied to rows then columns of a tile (arrays sized for
+/// F(4x4, 3x3); F(2x2, 3x3) uses the first 4 inputs and 2 outputs).
+trait Algorithm {
+    const VARIANT: Variant;
+    /// One column (or row) of `Bt d B`.
+    fn input<V: Lanes>(d: [V; 6]) -> [V; 6];
+    /// One column (or row) of `At m A`.
+    fn output<V: Lanes>(m: [V; 6]) -> [V; 4];
+    /// `G` (`inputs x 3`).
+    fn g() -> [[f64; 3]; 6];
+}
+
+struct F2;
+struct F4;
+
+impl Algorithm for F2 {
+    const VARIANT: Variant = Variant::F2;
+    /// `Bt = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]`.
+    #[inline(always)]
+    fn input<V: Lanes>(d: [V; 6]) -> [V; 6] {
+        let z = V::splat(0.0);
+        [
+            d[0].sub(d[2]),
+            d[1].add(d[2]),
+            d[2].sub(d[1]),
+            d[1].sub(d[3]),
+            z,
+            z,
+        ]
+    }
+    /// `At = [[1, 1, 1, 0], [0, 1, -1, -1]]`.
+    #[inline(always)]
+    fn output<V: Lanes>(m: [V; 6]) -> [V; 4] {
+        let z = V::splat(0.0);
+        [m[0].add(m[1]).add(m[2]), m[1].sub(m[2]).sub(m[3]), z, z]
+    }
+    fn g() -> [[f64; 3]; 6] {
+        [
+            [1.0, 0.0, 0.0],
+            [0.5, 0.5, 0.5],
+            [0.5, -0.5, 0.5],
+            [0.0, 0.0, 1.0],
+            [0.0; 3],
+            [0.0; 3],
+        ]
+    }
+}
+
+impl Algorithm for F4 {
+    const VARIANT: Variant = Variant::F4;
+    /// `Bt = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+    /// [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]` (Lavin and Gray).
+    #[inline(always)]
+    fn input<V: Lanes>(d: [V; 6]) -> [V; 6] {
+        let a = d[4].sub(d[2].scale(4.0));
+        let b = d[3].sub(d[1].scale(4.0));
+        let c = d[4].sub(d[2]);
+        let e = d[3].sub(d[1]).scale(2.0);
+        [
+            d[0].scale(4.0).sub(d[2].scale(5.0)).add(d[4]),
+            a.add(b),
+            a.sub(b),
+            c.add(e),
+            c.sub(e),
+            d[1].scale(4.0).sub(d[3].scale(5.0)).add(d[5]),
+        ]
+    }
+    /// `At = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+    /// [0, 1, -1, 8, -8, 1]]`.
+    #[inline(always)]
+    fn output<V: Lanes>(m: [V; 6]) -> [V; 4] {
+        let a = m[1].add(m[2]);
+        let b = m[1].sub(m[2]);
+        let c = m[3].add(m[4]);
+        let e = m[3].sub(m[4]);
+        [
+            m[0].add(a).add(c),
+            b.add(e.scale(2.0)),
+            a.add(c.scale(4.0)),
+            b.add(e.scale(8.0)).add(m[5]),
+        ]
+    }
+    fn g() -> [[f64; 3]; 6] {
+        [
+            [1.0 / 4.0, 0.0, 0.0],
+            [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+            [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+            [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+            [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+            [0.0, 0.0, 1.0],
+        ]
+    }
+}
+
+/// The transpose of a small matrix of registers.
+#[inline(always)]
+fn transpose<V: Copy, const R: usize, const C: usize>(x: [[V; C]; R]) -> [[V; R]; C] {
+    std::array::from_fn(|c| std::array::from_fn(|r| x[r][c]))
+}
+
+/// `Bt d B` of every tile of one scratch plane into `v` (point `xi` at `xi * stride + at`).
+fn transform_input(
+    t: &Tiles,
+    layout: &PlaneLayout,
+    scratch: &[f32],
+    v: &mut [f32],
+    spread: Spread,
+) {
+    let Spread { at, stride } = spread;
+    let points = t.variant.points();
+    assert!(scratch.len() >= layout.len && v.len() >= (points - 1) * stride + at + t.per_plane());
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is there; the reads are inside the scratch plane (see
+        // `Tiles::scratch_layout`) and the writes inside `v` (checked above).
+        unsafe { avx2::transform_input(t, layout, scratch, v, spread) };
+        return;
+    }
+    transform_input_portable(t, layout, scratch, v, spread);
+}
+
+/// [`transform_input`] on [`Plain`] lanes: the reference arithmetic.
+fn transform_input_portable(
+    t: &Tiles,
+    layout: &PlaneLayout,
+    scratch: &[f32],
+    v: &mut [f32],
+    spread: Spread,
+) {
+    // SAFETY: as in `transform_input`, which checked the lengths.
+    unsafe {
+        match t.variant {
+            Variant::F2 => input_plane::<F2, Plain>(t, layout, scratch, v, spread),
+            Variant::F4 => input_plane::<F4, Plain>(t, layout, scratch, v, spread),
+        }
+    }
+}
+
+/// The input transform of one plane, 8 tiles at a time; a row's last, partial run is written
+/// through a buffer so that nothing outside the plane's tiles is touched.
+///
+/// # Safety
+/// `scratch` is a plane of `layout` (`t.scratch_layout()`); `v` holds every point's tiles.
+#[inline(always)]
+unsafe fn input_plane<A: Algorithm, V: Lanes>(
+    t: &Tiles,
+    layout: &PlaneLayout,
+    scratch: &[f32],
+    v: &mut [f32],
+    spread: Spread,
+) {
+    let Spread { at, stride } = spread;
+    let m = A::VARIANT.outputs();
+    let a = A::VARIANT.inputs();
+    let (row, phase, cols) = (layout.row, layout.len / m, t.cols());
+    let src = scratch.as_ptr();
+    let dst = v.as_mut_ptr();
+    let zero = V::splat(0.0);
+    for ty in 0..t.rows() {
+        for tx in (0..cols).step_by(TILES) {
+            // Rows first: column j of `Bt d` is `Bt` times column j of d.
+            let columns: [[V; 6]; 6] = std::array::from_fn(|j| {
+                let d = std::array::from_fn(|i| {
+                    if i < a && j < a {
+                        // SAFETY: the scratch plane holds every tile's rows and phase
+                        // columns, runs of 8 included.
+                        unsafe {
+                            V::load(src.add((j % m) * phase + (m * ty + i) * row + tx + j / m))
+                        }
+                    } else {
+                        zero
                     }
-                    i += 1;
+                });
+                A::input(d)
+            });
+            let base = at + ty * cols + tx;
+            let run = TILES.min(cols - tx);
+            for (i, ri) in transpose(columns).into_iter().enumerate().take(a) {
+                for (j, u) in A::input(ri).into_iter().enumerate().take(a) {
+                    // SAFETY: point `a i + j`, tiles `base .. base + run` are inside `v`.
+                    unsafe {
+                        let p = dst.add((a * i + j) * stride + base);
+                        if run == TILES {
+                            u.store(p);
+                        } else {
+                            u.store_first(p, run);
+                        }
+                    }
                 }
             }
         }
     }
+}
 
-    /// [`super::output_plane_portable`], 8 tiles per register.
-    ///
-    /// # Safety
-    /// AVX2 must be available; `m` holds the 16 planes, `plane` one output plane.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn output_plane(
-        t: &Tiles,
-        m: &[f32],
-        spread: Spread,
-        epilogue: Epilogue,
-        plane: &mut [f32],
-    ) {
-        let (Spread { at, stride }, Epilogue { bias, clamp }) = (spread, epilogue);
-        let [h, w] = t.plane;
-        let b = _mm256_set1_ps(bias);
-        let bounds = clamp.map(|c| (_mm256_set1_ps(c.lo), _mm256_set1_ps(c.hi)));
-        let src = m.as_ptr();
-        for ty in 0..t.rows() {
-            for tx in (0..t.wide()).step_by(TILES) {
-                let base = at + ty * t.wide() + tx;
-                // SAFETY: `m` holds the 16 planes (checked by the caller).
-                let mm = |x: usize| unsafe { _mm256_loadu_ps(src.add(x * stride + base)) };
-                let mut s0 = [_mm256_setzero_ps(); 4];
-                let mut s1 = [_mm256_setzero_ps(); 4];
-                let mut j = 0;
-                while j < 4 {
-                    let (m0, m1, m2, m3) = (mm(j), mm(4 + j), mm(8 + j), mm(12 + j));
-                    s0[j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
-                    s1[j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
-                    j += 1;
-                }
-                let fin = |y: __m256| {
-                    let y = _mm256_add_ps(y, b);
-                    match bounds {
-                        // `max(y, lo)` returns `lo` for a NaN `y`, as `f32::max` does.
-                        Some((lo, hi)) => _mm256_min_ps(_mm256_max_ps(y, lo), hi),
-                        None => y,
-                    }
-                };
-                for (r, s) in [s0, s1].iter().enumerate() {
-                    let oy = 2 * ty + r;
-                    let ox = 2 * tx;
-                    if oy >= h || ox >= w {
-                        break;
-                    }
-                    let a = fin(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), s[2]));
-                    let c = fin(_mm256_sub_ps(_mm256_sub_ps(s[1], s[2]), s[3]));
-                    // a0 c0 a1 c1 ... a7 c7.
-                    let (lo, hi) = (_mm256_unpacklo_ps(a, c), _mm256_unpackhi_ps(a, c));
-                    let first = _mm256_permute2f128_ps(lo, hi, 0x20);
-                    let second = _mm256_permute2f128_ps(lo, hi, 0x31);
-                    let row = &mut plane[oy * w + ox..(oy + 1) * w];
-                    if row.len() >= 2 * TILES {
-                        // SAFETY: 16 floats fit in `row`.
-                        unsafe {
-                            _mm256_storeu_ps(row.as_mut_ptr(), first);
-                            _mm256_storeu_ps(row.as_mut_ptr().add(TILES), second);
-                        }
+/// The outputs of every tile of one output plane: `At m A + bias`, clamped, from the points of
+/// `m` (point `xi` at `xi * stride + at`).
+fn output_plane(t: &Tiles, m: &[f32], spread: Spread, epilogue: Epilogue, plane: &mut [f32]) {
+    let Spread { at, stride } = spread;
+    let points = t.variant.points();
+    assert!(
+        m.len() >= (points - 1) * stride + at + t.per_plane()
+            && plane.len() == t.plane[0] * t.plane[1]
+    );
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is there; the reads are inside `m` (checked above).
+        unsafe { avx2::output_plane(t, m, spread, epilogue, plane) };
+        return;
+    }
+    output_plane_portable(t, m, spread, epilogue, plane);
+}
+
+/// [`output_plane`] on [`Plain`] lanes: the reference arithmetic.
+fn output_plane_portable(
+    t: &Tiles,
+    m: &[f32],
+    spread: Spread,
+    epilogue: Epilogue,
+    plane: &mut [f32],
+) {
+    // SAFETY: as in `output_plane`, which checked the lengths.
+    unsafe {
+        match t.variant {
+            Variant::F2 => output_tiles::<F2, Plain>(t, m, spread, epilogue, plane),
+            Variant::F4 => output_tiles::<F4, Plain>(t, m, spread, epilogue, plane),
+        }
+    }
+}
+
+/// The output transform of one plane, 8 tiles at a time (a row's last, partial run read
+/// through a buffer); each tile row's `m` output rows are stored lane-interleaved.
+///
+/// # Safety
+/// `m` holds every point's tiles; `plane` is one `[H, W]` output plane.
+#[inline(always)]
+unsafe fn output_tiles<A: Algorithm, V: Lanes>(
+    t: &Tiles,
+    m: &[f32],
+    spread: Spread,
+    epilogue: Epilogue,
+    plane: &mut [f32],
+) {
+    let (Spread { at, stride }, Epilogue { bias, clamp }) = (spread, epilogue);
+    let s = A::VARIANT.outputs();
+    let a = A::VARIANT.inputs();
+    let [h, w] = t.plane;
+    let cols = t.cols();
+    let src = m.as_ptr();
+    let zero = V::splat(0.0);
+    let b = V::splat(bias);
+    for ty in 0..t.rows() {
+        for tx in (0..cols).step_by(TILES) {
+            let base = at + ty * cols + tx;
+            let run = TILES.min(cols - tx);
+            let load = |x: usize| {
+                // SAFETY: point `x`, tiles `base .. base + run` are inside `m`.
+                unsafe {
+                    let p = src.add(x * stride + base);
+                    if run == TILES {
+                        V::load(p)
                     } else {
-                        let mut tmp = [0f32; 2 * TILES];
-                        // SAFETY: `tmp` holds 16 floats.
-                        unsafe {
-                            _mm256_storeu_ps(tmp.as_mut_ptr(), first);
-                            _mm256_storeu_ps(tmp.as_mut_ptr().add(TILES), second);
-                        }
+                        V::load_first(p, run)
+                    }
+                }
+            };
+            // Columns first: column j of `At m` is `At` times column j of m.
+            let columns: [[V; 4]; 6] = std::array::from_fn(|j| {
+                let mj = std::array::from_fn(|i| {
+                    if i < a && j < a {
+                        load(a * i + j)
+                    } else {
+                        zero
+                    }
+                });
+                A::output(mj)
+            });
+            for (i, qi) in transpose(columns).into_iter().enumerate().take(s) {
+                let oy = s * ty + i;
+                let ox = s * tx;
+                if oy >= h {
+                    break;
+                }
+                let mut y = A::output(qi);
+                for yj in y.iter_mut().take(s) {
+                    *yj = yj.add(b);
+                    if let Some(c) = clamp {
+                        *yj = yj.clamp(c);
+                    }
+                }
+                let row = &mut plane[oy * w + ox..(oy + 1) * w];
+                // SAFETY: `8 s` floats fit in `row` or in `tmp`.
+                unsafe {
+                    if row.len() >= s * TILES {
+                        V::store_interleaved(&y[..s], row.as_mut_ptr());
+                    } else {
+                        let mut tmp = [0f32; 4 * TILES];
+                        V::store_interleaved(&y[..s], tmp.as_mut_ptr());
                         let len = row.len();
                         row.copy_from_slice(&tmp[..len]);
                     }
@@ -519,50 +691,182 @@ mod avx2 {
     }
 }
 
-/// `G g Gt` of a `[Cout, Cin, 3, 3]` kernel, as `[16, Cout, Cin]`;
-/// `G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]`.
-fn transform_kernel(k: &[f32], cout: usize, cin: usize) -> Tensor {
-    let g = [
-        [1.0, 0.0, 0.0],
-        [0.5, 0.5, 0.5],
-        [0.5, -0.5, 0.5],
-        [0.0, 0.0, 1.0],
-    ];
-    let mut u = vec![0f32; 16 * cout * cin];
-    for o in 0..cout {
-        for i in 0..cin {
-            let kk = &k[(o * cin + i) * 9..][..9];
-            // t = G g (4x3), then t Gt (4x4), in f64 then rounded once.
-            let mut t = [[0f64; 3]; 4];
-            for (a, ga) in g.iter().enumerate() {
-                for c in 0..3 {
-                    t[a][c] = (0..3).map(|b| ga[b] * f64::from(kk[b * 3 + c])).sum();
-                }
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{
+        Clamp, Epilogue, F2, F4, Lanes, PlaneLayout, Spread, Tiles, Variant, input_plane,
+        output_tiles,
+    };
+    use std::arch::x86_64::*;
+
+    /// AVX2 lanes.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx(__m256);
+
+    // SAFETY (every method): only instantiated inside the `avx2` functions below.
+    impl Lanes for Avx {
+        #[inline(always)]
+        fn splat(v: f32) -> Self {
+            Avx(unsafe { _mm256_set1_ps(v) })
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            Avx(unsafe { _mm256_add_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            Avx(unsafe { _mm256_sub_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn scale(self, c: f32) -> Self {
+            Avx(unsafe { _mm256_mul_ps(self.0, _mm256_set1_ps(c)) })
+        }
+        #[inline(always)]
+        fn clamp(self, c: Clamp) -> Self {
+            unsafe {
+                let lo = _mm256_max_ps(self.0, _mm256_set1_ps(c.lo));
+                Avx(_mm256_min_ps(lo, _mm256_set1_ps(c.hi)))
             }
-            for a in 0..4 {
-                for (b, gb) in g.iter().enumerate() {
-                    let v: f64 = (0..3).map(|c| t[a][c] * gb[c]).sum();
-                    u[((a * 4 + b) * cout + o) * cin + i] = v as f32;
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            Avx(unsafe { _mm256_loadu_ps(p) })
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            unsafe { _mm256_storeu_ps(p, self.0) }
+        }
+        #[inline(always)]
+        unsafe fn load_first(p: *const f32, n: usize) -> Self {
+            Avx(unsafe { _mm256_maskload_ps(p, first_lanes(n)) })
+        }
+        #[inline(always)]
+        unsafe fn store_first(self, p: *mut f32, n: usize) {
+            unsafe { _mm256_maskstore_ps(p, first_lanes(n), self.0) }
+        }
+        #[inline(always)]
+        unsafe fn store_interleaved(ys: &[Self], p: *mut f32) {
+            unsafe {
+                match *ys {
+                    [a, b] => {
+                        // a0 b0 a1 b1 | a4 b4 a5 b5 and a2 b2 a3 b3 | a6 b6 a7 b7.
+                        let (lo, hi) = (_mm256_unpacklo_ps(a.0, b.0), _mm256_unpackhi_ps(a.0, b.0));
+                        _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
+                        _mm256_storeu_ps(p.add(8), _mm256_permute2f128_ps(lo, hi, 0x31));
+                    }
+                    [a, b, c, d] => {
+                        let t0 = _mm256_unpacklo_ps(a.0, b.0); // a0 b0 a1 b1 | a4 b4 a5 b5
+                        let t1 = _mm256_unpackhi_ps(a.0, b.0); // a2 b2 a3 b3 | a6 b6 a7 b7
+                        let t2 = _mm256_unpacklo_ps(c.0, d.0);
+                        let t3 = _mm256_unpackhi_ps(c.0, d.0);
+                        let u0 = _mm256_shuffle_ps(t0, t2, 0x44); // a0 b0 c0 d0 | a4 ..
+                        let u1 = _mm256_shuffle_ps(t0, t2, 0xEE); // a1 b1 c1 d1 | a5 ..
+                        let u2 = _mm256_shuffle_ps(t1, t3, 0x44); // a2 .. | a6 ..
+                        let u3 = _mm256_shuffle_ps(t1, t3, 0xEE); // a3 .. | a7 ..
+                        _mm256_storeu_ps(p, _mm256_permute2f128_ps(u0, u1, 0x20));
+                        _mm256_storeu_ps(p.add(8), _mm256_permute2f128_ps(u2, u3, 0x20));
+                        _mm256_storeu_ps(p.add(16), _mm256_permute2f128_ps(u0, u1, 0x31));
+                        _mm256_storeu_ps(p.add(24), _mm256_permute2f128_ps(u2, u3, 0x31));
+                    }
+                    _ => unreachable!("2 or 4 outputs per tile side"),
                 }
             }
         }
     }
-    Tensor::from_shape(&[16, cout, cin], &u).expect("sizes match")
+
+    /// A mask of the first `n` lanes.
+    #[inline(always)]
+    fn first_lanes(n: usize) -> __m256i {
+        // SAFETY: plain register arithmetic (AVX), in the AVX2 functions below only.
+        unsafe {
+            let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lanes)
+        }
+    }
+
+    /// [`super::transform_input_portable`] on AVX2 lanes.
+    ///
+    /// # Safety
+    /// AVX2 must be available; as [`input_plane`].
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn transform_input(
+        t: &Tiles,
+        layout: &PlaneLayout,
+        scratch: &[f32],
+        v: &mut [f32],
+        spread: Spread,
+    ) {
+        unsafe {
+            match t.variant {
+                Variant::F2 => input_plane::<F2, Avx>(t, layout, scratch, v, spread),
+                Variant::F4 => input_plane::<F4, Avx>(t, layout, scratch, v, spread),
+            }
+        }
+    }
+
+    /// [`super::output_plane_portable`] on AVX2 lanes.
+    ///
+    /// # Safety
+    /// AVX2 must be available; as [`output_tiles`].
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn output_plane(
+        t: &Tiles,
+        m: &[f32],
+        spread: Spread,
+        epilogue: Epilogue,
+        plane: &mut [f32],
+    ) {
+        unsafe {
+            match t.variant {
+                Variant::F2 => output_tiles::<F2, Avx>(t, m, spread, epilogue, plane),
+                Variant::F4 => output_tiles::<F4, Avx>(t, m, spread, epilogue, plane),
+            }
+        }
+    }
+}
+
+/// `G g Gt` of a `[Cout, Cin, 3, 3]` kernel, as `[points, Cout, Cin]`, in f64 then rounded
+/// once.
+fn transform_kernel(variant: Variant, k: &[f32], cout: usize, cin: usize) -> Tensor {
+    let g = match variant {
+        Variant::F2 => F2::g(),
+        Variant::F4 => F4::g(),
+    };
+    let a = variant.inputs();
+    let mut u = vec![0f32; variant.points() * cout * cin];
+    for o in 0..cout {
+        for i in 0..cin {
+            let kk = &k[(o * cin + i) * 9..][..9];
+            // t = G g (a x 3), then t Gt (a x a).
+            let mut t = [[0f64; 3]; 6];
+            for (ta, ga) in t.iter_mut().zip(&g).take(a) {
+                for (c, tac) in ta.iter_mut().enumerate() {
+                    *tac = (0..3).map(|b| ga[b] * f64::from(kk[b * 3 + c])).sum();
+                }
+            }
+            for (x, ta) in t.iter().enumerate().take(a) {
+                for (y, gb) in g.iter().enumerate().take(a) {
+                    let v: f64 = (0..3).map(|c| ta[c] * gb[c]).sum();
+                    u[((x * a + y) * cout + o) * cin + i] = v as f32;
+                }
+            }
+        }
+    }
+    Tensor::from_shape(&[variant.points(), cout, cin], &u).expect("sizes match")
 }
 
 /// Fewest input channels of a convolution run as Winograd (fewer: tract's im2col and one
-/// matrix product are faster, the 16 products being too thin).
+/// matrix product are faster, the products being too thin).
 pub const WINOGRAD_MIN_INPUT_CHANNELS: usize = 64;
 
-/// Largest plane (height x width) run as Winograd: on larger ones the transformed tensors (16
-/// values per 2x2 tile and channel) cost more memory traffic than the products save (VGG16's
-/// 224x224 and 112x112 blocks).
-pub const WINOGRAD_MAX_PLANE: usize = 64 * 64;
+/// Largest plane (height x width) run as F(2x2, 3x3) rather than F(4x4, 3x3): on VGG16's 14x14
+/// maps F(4x4, 3x3) leaves 16 tiles per product, and its 36 thin products were measured
+/// slower than F(2x2, 3x3)'s 16 (6.7-8.1 against 6.4-7.2 ms a layer).
+pub const WINOGRAD_F2_MAX_PLANE: usize = 16 * 16;
 
 /// Replaces each 3x3, stride-1, padding-1, group-1 f32 NCHW convolution of `model` with at
-/// least [`WINOGRAD_MIN_INPUT_CHANNELS`] input channels, planes of at most
-/// [`WINOGRAD_MAX_PLANE`] points, a constant kernel and bias, by the
-/// Winograd F(2x2, 3x3) sequence, with the ReLU that follows fused in. Run it on a decluttered
+/// least [`WINOGRAD_MIN_INPUT_CHANNELS`] input channels, a constant kernel and bias, by the
+/// Winograd sequence ([`Variant::for_plane`]), with the ReLU that follows fused in. Run it on a decluttered
 /// model, before `into_optimized`. Returns how many convolutions were replaced.
 pub fn use_winograd(model: &mut TypedModel) -> TractResult<usize> {
     let mut done = 0;
@@ -607,14 +911,21 @@ pub fn use_winograd(model: &mut TypedModel) -> TractResult<usize> {
         } else {
             (1, &shape[1..])
         };
-        if hw.len() != 2 || hw[0] * hw[1] > WINOGRAD_MAX_PLANE {
+        if hw.len() != 2 {
             continue;
         }
+        let variant = Variant::for_plane(hw[0] * hw[1]);
         let (cin, cout) = (conv.input_channels(), conv.output_channels());
         let tiles = Tiles {
             plane: [hw[0], hw[1]],
+            variant,
         };
-        let u = transform_kernel(kernel.try_as_plain_ram()?.as_slice::<f32>()?, cout, cin);
+        let u = transform_kernel(
+            variant,
+            kernel.try_as_plain_ram()?.as_slice::<f32>()?,
+            cout,
+            cin,
+        );
         let (clamp, last) = clamp_after(model, OutletId::new(id, 0))?;
         let relu = clamp.filter(|c| c.lo == 0.0 && c.hi == f32::INFINITY);
         let last = if relu.is_some() {
@@ -657,43 +968,45 @@ mod tests {
 
     #[test]
     fn the_vector_transforms_give_the_bits_of_the_portable_ones() {
-        for (i, plane) in [[1, 1], [2, 3], [7, 7], [14, 14], [13, 37], [28, 28]]
-            .into_iter()
-            .enumerate()
-        {
-            let t = Tiles { plane };
-            let layout = t.scratch_layout();
-            let mut scratch = vec![0f32; layout.len];
-            layout.fill(&values(plane[0] * plane[1], i as u64), &mut scratch);
-            let per = t.per_plane();
-            let (mut fast, mut slow) = (vec![f32::NAN; 16 * per], vec![f32::NAN; 16 * per]);
-            transform_input(
-                &t,
-                &layout,
-                &scratch,
-                &mut fast,
-                Spread { at: 0, stride: per },
-            );
-            transform_input_portable(
-                &t,
-                &layout,
-                &scratch,
-                &mut slow,
-                Spread { at: 0, stride: per },
-            );
-            assert!(same_bits(&fast, &slow), "input {plane:?}");
-            let m = values(16 * per, 100 + i as u64);
-            for clamp in [None, Some(Clamp { lo: 0.0, hi: 0.5 })] {
-                let n = plane[0] * plane[1];
-                let (mut fast, mut slow) = (vec![f32::NAN; n], vec![f32::NAN; n]);
-                let (spread, epilogue) = (
-                    Spread { at: 0, stride: per },
-                    Epilogue { bias: 0.25, clamp },
-                );
-                output_plane(&t, &m, spread, epilogue, &mut fast);
-                output_plane_portable(&t, &m, spread, epilogue, &mut slow);
-                assert!(same_bits(&fast, &slow), "output {plane:?} {clamp:?}");
-                assert!(fast.iter().all(|v| v.is_finite()), "every point written");
+        let planes = [
+            [1, 1],
+            [2, 3],
+            [7, 7],
+            [14, 14],
+            [13, 37],
+            [28, 28],
+            [56, 56],
+        ];
+        for variant in [Variant::F2, Variant::F4] {
+            for (i, plane) in planes.into_iter().enumerate() {
+                let t = Tiles { plane, variant };
+                let layout = t.scratch_layout();
+                let mut scratch = vec![0f32; layout.len];
+                layout.fill(&values(plane[0] * plane[1], i as u64), &mut scratch);
+                let (per, points) = (t.per_plane(), variant.points());
+                let spread = Spread { at: 0, stride: per };
+                // 8 more floats than the tiles: a partial run must not spill into them.
+                let (mut fast, mut slow) = (vec![f32::NAN; points * per + 8], vec![0f32; 0]);
+                slow.resize(fast.len(), f32::NAN);
+                transform_input(&t, &layout, &scratch, &mut fast, spread);
+                transform_input_portable(&t, &layout, &scratch, &mut slow, spread);
+                assert!(same_bits(&fast, &slow), "{variant:?} input {plane:?}");
+                let (tiles, spill) = fast.split_at(points * per);
+                assert!(tiles.iter().all(|v| v.is_finite()), "every tile written");
+                assert!(spill.iter().all(|v| v.is_nan()), "nothing past the tiles");
+                let m = values(points * per, 100 + i as u64);
+                for clamp in [None, Some(Clamp { lo: 0.0, hi: 0.5 })] {
+                    let n = plane[0] * plane[1];
+                    let (mut fast, mut slow) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+                    let epilogue = Epilogue { bias: 0.25, clamp };
+                    output_plane(&t, &m, spread, epilogue, &mut fast);
+                    output_plane_portable(&t, &m, spread, epilogue, &mut slow);
+                    assert!(
+                        same_bits(&fast, &slow),
+                        "{variant:?} output {plane:?} {clamp:?}"
+                    );
+                    assert!(fast.iter().all(|v| v.is_finite()), "every point written");
+                }
             }
         }
     }
@@ -701,17 +1014,31 @@ mod tests {
     #[test]
     fn the_kernel_transform_is_g_g_gt() {
         // A kernel of ones: G 1 Gt has the row sums of G times the column sums of Gt.
-        let u = transform_kernel(&[1.0; 9], 1, 1);
-        let u = u
-            .try_as_plain_ram()
-            .unwrap()
-            .as_slice::<f32>()
-            .unwrap()
-            .to_vec();
-        let sums = [1.0, 1.5, 0.5, 1.0];
-        for a in 0..4 {
-            for b in 0..4 {
-                assert_eq!(u[a * 4 + b], sums[a] * sums[b], "({a}, {b})");
+        for (variant, sums) in [
+            (Variant::F2, &[1.0, 1.5, 0.5, 1.0][..]),
+            (
+                Variant::F4,
+                &[0.25, -0.5, -1.0 / 6.0, 7.0 / 24.0, 0.125, 1.0][..],
+            ),
+        ] {
+            let u = transform_kernel(variant, &[1.0; 9], 1, 1);
+            let u = u
+                .try_as_plain_ram()
+                .unwrap()
+                .as_slice::<f32>()
+                .unwrap()
+                .to_vec();
+            let a = variant.inputs();
+            assert_eq!(u.len(), a * a);
+            for x in 0..a {
+                for y in 0..a {
+                    let want = sums[x] * sums[y];
+                    let got = f64::from(u[x * a + y]);
+                    assert!(
+                        (got - want).abs() <= 1e-7 * want.abs(),
+                        "{variant:?} ({x}, {y})"
+                    );
+                }
             }
         }
     }
