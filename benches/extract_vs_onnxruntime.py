@@ -19,7 +19,8 @@ Needs: pip install pillow numpy onnx onnxruntime; run from the repository root.
   TractBackend runs each batch as single-image plans (its default `with_plan_batch(1)`, about
   twice the throughput of one batched plan on this model; the example's --plan-batch changes it),
   with catclass's rewrites of the plan (catclass_features::tract_tuning: direct depthwise and
-  stem convolutions, Winograd for VGG's small-plane 3x3 convolutions, im2col for thick ones);
+  stem convolutions, Winograd F(4x4, 3x3) / F(2x2, 3x3) for VGG's 3x3 convolutions, im2col
+  for other thick ones);
   `tract-untuned` runs tract's own plan, for comparison.
 - burn (with --backends ...,burn): the same example built with `--features burn`,
   `--backend burn` (burn's `flex` CPU backend, weights read from the same ONNX file).

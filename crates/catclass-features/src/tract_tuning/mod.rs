@@ -38,7 +38,7 @@ pub mod winograd;
 
 pub use winograd::{
     Tiles, Variant, WINOGRAD_F2_MAX_PLANE, WINOGRAD_MIN_INPUT_CHANNELS, WinogradInput,
-    WinogradOutput, use_winograd,
+    WinogradOutput, use_winograd, use_winograd_with,
 };
 
 use tract_onnx::prelude::*;
@@ -970,8 +970,8 @@ mod tests {
 
     #[test]
     fn winograd_gives_the_direct_convolution_within_rounding() {
-        // (batch, channels, width, relu) on 16-row maps: both variants, odd widths, a batch of
-        // 2, a fused ReLU, a wide map, and a convolution left alone (too few channels).
+        // (batch, channels, width, relu) on 16-row maps: odd widths, a batch of 2, a fused
+        // ReLU, a wide map, and a convolution left alone (too few channels).
         for (batch, channels, width, relu) in [
             (1, 64, 12, false),
             (1, 64, 19, false),
@@ -981,38 +981,46 @@ mod tests {
             (1, 64, 300, false),
         ] {
             let (plain, _) = run(conv_model(batch, channels, width, relu), channels, width);
-            let mut tuned = conv_model(batch, channels, width, relu);
-            let replaced = use_winograd(&mut tuned).unwrap();
-            let fits = channels >= WINOGRAD_MIN_INPUT_CHANNELS;
-            assert_eq!(replaced, usize::from(fits), "{channels} channels");
-            let outputs: Vec<&WinogradOutput> = tuned
-                .nodes()
-                .iter()
-                .filter_map(|n| n.op_as::<WinogradOutput>())
-                .collect();
-            let variant = outputs.first().map(|o| o.tiles.variant);
-            let expected = Variant::for_plane(16 * width);
-            assert_eq!(variant, fits.then_some(expected), "width {width}");
-            // The ReLU goes into the output transform.
-            assert_eq!(outputs.iter().any(|o| o.clamp.is_some()), fits && relu);
-            let (got, _) = run(tuned, channels, width);
-            assert_eq!(got.len(), plain.len());
-            if relu {
-                assert!(got.iter().all(|&v| v >= 0.0));
-            }
             let scale = plain.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let d = got
-                .iter()
-                .zip(&plain)
-                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-            let tolerance = match expected {
-                Variant::F2 => 1e-5,
-                Variant::F4 => 1e-4,
-            };
-            assert!(
-                d <= tolerance * scale,
-                "{channels} channels, width {width}: {d} of {scale}"
-            );
+            let fits = channels >= WINOGRAD_MIN_INPUT_CHANNELS;
+            let chosen = Variant::for_plane(16 * width);
+            // The variant `use_winograd` picks, then each one forced.
+            for forced in [None, Some(Variant::F2), Some(Variant::F4)] {
+                let mut tuned = conv_model(batch, channels, width, relu);
+                let replaced = match forced {
+                    None => use_winograd(&mut tuned),
+                    Some(v) => use_winograd_with(&mut tuned, |_| Some(v)),
+                }
+                .unwrap();
+                assert_eq!(replaced, usize::from(fits), "{channels} channels");
+                let outputs: Vec<&WinogradOutput> = tuned
+                    .nodes()
+                    .iter()
+                    .filter_map(|n| n.op_as::<WinogradOutput>())
+                    .collect();
+                let variant = forced.unwrap_or(chosen);
+                let used = outputs.first().map(|o| o.tiles.variant);
+                assert_eq!(used, fits.then_some(variant), "width {width}");
+                // The ReLU goes into the output transform.
+                assert_eq!(outputs.iter().any(|o| o.clamp.is_some()), fits && relu);
+                let (got, _) = run(tuned, channels, width);
+                assert_eq!(got.len(), plain.len());
+                if relu {
+                    assert!(got.iter().all(|&v| v >= 0.0));
+                }
+                let d = got
+                    .iter()
+                    .zip(&plain)
+                    .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+                let tolerance = match variant {
+                    Variant::F2 => 1e-5,
+                    Variant::F4 => 1e-4,
+                };
+                assert!(
+                    d <= tolerance * scale,
+                    "{variant:?}, {channels} channels, width {width}: {d} of {scale}"
+                );
+            }
         }
     }
 

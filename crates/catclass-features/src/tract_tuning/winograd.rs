@@ -869,6 +869,15 @@ pub const WINOGRAD_F2_MAX_PLANE: usize = 16 * 16;
 /// Winograd sequence ([`Variant::for_plane`]), with the ReLU that follows fused in. Run it on a decluttered
 /// model, before `into_optimized`. Returns how many convolutions were replaced.
 pub fn use_winograd(model: &mut TypedModel) -> TractResult<usize> {
+    use_winograd_with(model, |[h, w]| Some(Variant::for_plane(h * w)))
+}
+
+/// [`use_winograd`] with the variant chosen by `variant_for` from the map's `[height, width]`
+/// (`None` leaves that convolution alone).
+pub fn use_winograd_with(
+    model: &mut TypedModel,
+    variant_for: impl Fn([usize; 2]) -> Option<Variant>,
+) -> TractResult<usize> {
     let mut done = 0;
     for id in model.eval_order()? {
         let node = model.node(id);
@@ -911,10 +920,12 @@ pub fn use_winograd(model: &mut TypedModel) -> TractResult<usize> {
         } else {
             (1, &shape[1..])
         };
-        if hw.len() != 2 {
+        let Some(variant) = (hw.len() == 2)
+            .then(|| variant_for([hw[0], hw[1]]))
+            .flatten()
+        else {
             continue;
-        }
-        let variant = Variant::for_plane(hw[0] * hw[1]);
+        };
         let (cin, cout) = (conv.input_channels(), conv.output_channels());
         let tiles = Tiles {
             plane: [hw[0], hw[1]],
