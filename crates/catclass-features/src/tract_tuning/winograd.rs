@@ -515,16 +515,32 @@ fn transform_input_portable(
     spread: Spread,
 ) {
     // SAFETY: as in `transform_input`, which checked the lengths.
+    unsafe { input_plane_of::<Plain>(t, layout, scratch, v, spread) }
+}
+
+/// [`input_plane`] of `t`'s variant.
+///
+/// # Safety
+/// As [`input_plane`].
+#[inline(always)]
+unsafe fn input_plane_of<V: Lanes>(
+    t: &Tiles,
+    layout: &PlaneLayout,
+    scratch: &[f32],
+    v: &mut [f32],
+    spread: Spread,
+) {
+    // SAFETY: the caller's.
     unsafe {
         match t.variant {
-            Variant::F2 => input_plane::<F2, Plain>(t, layout, scratch, v, spread),
-            Variant::F4 => input_plane::<F4, Plain>(t, layout, scratch, v, spread),
+            Variant::F2 => input_plane::<F2, V>(t, layout, scratch, v, spread),
+            Variant::F4 => input_plane::<F4, V>(t, layout, scratch, v, spread),
         }
     }
 }
 
-/// The input transform of one plane, 8 tiles at a time; a row's last, partial run is written
-/// through a buffer so that nothing outside the plane's tiles is touched.
+/// The input transform of one plane, 8 tiles at a time; a row's last, partial run is stored
+/// through a lane mask, so that nothing outside the plane's tiles is touched.
 ///
 /// # Safety
 /// `scratch` is a plane of `layout` (`t.scratch_layout()`); `v` holds every point's tiles.
@@ -606,16 +622,32 @@ fn output_plane_portable(
     plane: &mut [f32],
 ) {
     // SAFETY: as in `output_plane`, which checked the lengths.
+    unsafe { output_tiles_of::<Plain>(t, m, spread, epilogue, plane) }
+}
+
+/// [`output_tiles`] of `t`'s variant.
+///
+/// # Safety
+/// As [`output_tiles`].
+#[inline(always)]
+unsafe fn output_tiles_of<V: Lanes>(
+    t: &Tiles,
+    m: &[f32],
+    spread: Spread,
+    epilogue: Epilogue,
+    plane: &mut [f32],
+) {
+    // SAFETY: the caller's.
     unsafe {
         match t.variant {
-            Variant::F2 => output_tiles::<F2, Plain>(t, m, spread, epilogue, plane),
-            Variant::F4 => output_tiles::<F4, Plain>(t, m, spread, epilogue, plane),
+            Variant::F2 => output_tiles::<F2, V>(t, m, spread, epilogue, plane),
+            Variant::F4 => output_tiles::<F4, V>(t, m, spread, epilogue, plane),
         }
     }
 }
 
-/// The output transform of one plane, 8 tiles at a time (a row's last, partial run read
-/// through a buffer); each tile row's `m` output rows are stored lane-interleaved.
+/// The output transform of one plane, 8 tiles at a time (a row's last, partial run loaded
+/// through a lane mask); each tile row's `m` output rows are stored lane-interleaved.
 ///
 /// # Safety
 /// `m` holds every point's tiles; `plane` is one `[H, W]` output plane.
@@ -694,8 +726,7 @@ unsafe fn output_tiles<A: Algorithm, V: Lanes>(
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::{
-        Clamp, Epilogue, F2, F4, Lanes, PlaneLayout, Spread, Tiles, Variant, input_plane,
-        output_tiles,
+        Clamp, Epilogue, Lanes, PlaneLayout, Spread, Tiles, input_plane_of, output_tiles_of,
     };
     use std::arch::x86_64::*;
 
@@ -787,7 +818,7 @@ mod avx2 {
     /// [`super::transform_input_portable`] on AVX2 lanes.
     ///
     /// # Safety
-    /// AVX2 must be available; as [`input_plane`].
+    /// AVX2 must be available; as [`super::input_plane`].
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn transform_input(
         t: &Tiles,
@@ -796,18 +827,13 @@ mod avx2 {
         v: &mut [f32],
         spread: Spread,
     ) {
-        unsafe {
-            match t.variant {
-                Variant::F2 => input_plane::<F2, Avx>(t, layout, scratch, v, spread),
-                Variant::F4 => input_plane::<F4, Avx>(t, layout, scratch, v, spread),
-            }
-        }
+        unsafe { input_plane_of::<Avx>(t, layout, scratch, v, spread) }
     }
 
     /// [`super::output_plane_portable`] on AVX2 lanes.
     ///
     /// # Safety
-    /// AVX2 must be available; as [`output_tiles`].
+    /// AVX2 must be available; as [`super::output_tiles`].
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn output_plane(
         t: &Tiles,
@@ -816,12 +842,7 @@ mod avx2 {
         epilogue: Epilogue,
         plane: &mut [f32],
     ) {
-        unsafe {
-            match t.variant {
-                Variant::F2 => output_tiles::<F2, Avx>(t, m, spread, epilogue, plane),
-                Variant::F4 => output_tiles::<F4, Avx>(t, m, spread, epilogue, plane),
-            }
-        }
+        unsafe { output_tiles_of::<Avx>(t, m, spread, epilogue, plane) }
     }
 }
 
