@@ -1,8 +1,9 @@
 //! The tract backend on the embedded EfficientNet-Lite0 and on a VGG16-shaped graph.
 //!
 //! onnxruntime is the reference (`pip install onnxruntime onnx numpy`); the VGG16-shaped graph
-//! is built by `tests/py/make_vgg16_like.py` (random weights, Keras-export names). Both fail,
-//! never skip, when Python or a module is missing.
+//! is built by `tests/py/make_vgg16_like.py` (random weights, Keras-export names; 64 channels
+//! in blocks 4-5, so that the Winograd rewrites run on it). Both fail, never skip, when Python
+//! or a module is missing.
 #![cfg(feature = "tract")]
 
 mod common;
@@ -170,6 +171,36 @@ fn vgg16_shaped_graph_by_path_at_fc2() {
     let dir = tempfile::tempdir().unwrap();
     let path = vgg16_like(dir.path());
     let src = ModelSource::Path(path.clone());
+    {
+        // Blocks 4 and 5 have 64 channels: the 3x3 convolutions reading 64 run as Winograd
+        // F(4x4, 3x3) on 28x28 (block 4's second and third) and F(2x2, 3x3) on 14x14 (block 5).
+        use catclass_features::tract_tuning::{Variant, WinogradOutput, tune};
+        use tract_onnx::prelude::*;
+        let mut typed = tract_onnx::onnx()
+            .model_for_path(&path)
+            .unwrap()
+            .with_input_fact(0, f32::fact([1, 224, 224, 3]).into())
+            .unwrap()
+            .into_typed()
+            .unwrap()
+            .into_decluttered()
+            .unwrap();
+        assert_eq!(tune(&mut typed).unwrap().winograd, 5);
+        let mut variants: Vec<Variant> = typed
+            .nodes()
+            .iter()
+            .filter_map(|n| n.op_as::<WinogradOutput>())
+            .map(|o| o.tiles.variant)
+            .collect();
+        variants.sort_by_key(|v| v.outputs());
+        assert_eq!(
+            variants,
+            [Variant::F2; 3]
+                .into_iter()
+                .chain([Variant::F4; 2])
+                .collect::<Vec<_>>()
+        );
+    }
     let fc2 = Arc::new(TractBackend::load(&src, Some("fc2")).unwrap());
     // Keras exports are NHWC: the layout is read from the model.
     assert_eq!(fc2.input().layout, Layout::Nhwc);

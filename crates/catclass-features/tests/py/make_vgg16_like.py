@@ -3,7 +3,8 @@ tf2onnx (NHWC input, node names vgg16/block1_conv1/..., vgg16/fc1/..., vgg16/fc2
 graph output "predictions").
 
 Usage: python3 make_vgg16_like.py OUT.onnx [--full] [--seed N]
-  default: narrow layers (a few channels, fc1 64, fc2 32, 10 classes): small and fast, for tests
+  default: narrow layers (4-8 channels, 64 in blocks 4-5 so that tract's Winograd rewrites run
+           on them; fc1 64, fc2 32, 10 classes): small and fast, for tests
   --full:  the real VGG16 sizes (64..512 channels, fc 4096, 1000 classes, ~528 MB), for benches
 Weights are random (He-scaled, fixed seed): the graph has VGG16's shape, not its knowledge.
 """
@@ -19,7 +20,7 @@ def build(full, seed):
     if full:
         chans, fc1, fc2, classes = [64, 128, 256, 512, 512], 4096, 4096, 1000
     else:
-        chans, fc1, fc2, classes = [4, 8, 8, 16, 16], 64, 32, 10
+        chans, fc1, fc2, classes = [4, 8, 8, 64, 64], 64, 32, 10
     convs = [2, 2, 3, 3, 3]
     nodes, inits = [], []
 
