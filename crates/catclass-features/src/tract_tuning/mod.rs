@@ -1154,6 +1154,38 @@ mod tests {
     }
 
     #[test]
+    fn fill_puts_each_input_column_where_the_layout_says() {
+        // 1 to 4 column phases (2 and 4 by whole groups), widths with and without a partial
+        // group.
+        for sx in 1..=4 {
+            for w in [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 33, 40, 57, 113] {
+                if w < sx {
+                    continue;
+                }
+                let h = 3;
+                let g = Geometry {
+                    input: [h, w],
+                    kernel: [3, 3],
+                    strides: [1, sx],
+                    pad_before: [1, 1],
+                    output: [h, w.div_ceil(sx)],
+                };
+                let layout = PlaneLayout::new(g, 1, None);
+                let input = values(h * w, (sx * 100 + w) as u64);
+                let mut got = vec![0f32; layout.len];
+                layout.fill(&input, &mut got);
+                let mut want = vec![0f32; layout.len];
+                for (y, row) in input.chunks_exact(w).enumerate() {
+                    for (x, &v) in row.iter().enumerate() {
+                        want[y * layout.row + layout.column[x]] = v;
+                    }
+                }
+                assert!(same_bits(&got, &want), "{sx} phases, width {w}");
+            }
+        }
+    }
+
+    #[test]
     fn the_vector_path_gives_the_bits_of_the_portable_path() {
         for (i, g) in geometries().into_iter().enumerate() {
             for (planes, clamp) in [(1, None), (3, Some(Clamp { lo: -0.1, hi: 0.2 }))] {
