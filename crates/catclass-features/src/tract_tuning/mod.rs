@@ -895,16 +895,21 @@ mod tests {
     /// A model of one group-1 3x3 convolution of `channels` channels on a `[1, C, 16, width]`
     /// input, padding 1.
     fn one_conv(channels: usize, width: usize) -> TypedModel {
-        conv_model(1, channels, width, false)
+        conv_model(1, channels, [16, width], false)
     }
 
-    /// `batch` images of `channels` x 16 x `width`, one 3x3 padding-1 convolution, then a ReLU
-    /// when `relu`.
-    fn conv_model(batch: usize, channels: usize, width: usize, relu: bool) -> TypedModel {
+    /// `batch` images of `channels` x `height` x `width`, one 3x3 padding-1 convolution, then
+    /// a ReLU when `relu`.
+    fn conv_model(
+        batch: usize,
+        channels: usize,
+        [height, width]: [usize; 2],
+        relu: bool,
+    ) -> TypedModel {
         use tract_onnx::tract_core::ops::cnn::{PaddingSpec, PoolSpec};
         let mut model = TypedModel::default();
         let x = model
-            .add_source("x", f32::fact([batch, channels, 16, width]))
+            .add_source("x", f32::fact([batch, channels, height, width]))
             .unwrap();
         let k = Tensor::from_shape(
             &[channels, channels, 3, 3],
@@ -943,19 +948,23 @@ mod tests {
         model.into_decluttered().unwrap()
     }
 
-    fn run(model: TypedModel, channels: usize, width: usize) -> (Vec<f32>, usize) {
-        let batch = model.input_fact(0).unwrap().shape[0].to_usize().unwrap();
+    /// Runs `model` on reproducible values of its input's shape: the output, and how many
+    /// convolutions tract ran with its direct spatial kernel.
+    fn run(model: TypedModel) -> (Vec<f32>, usize) {
+        let shape: Vec<usize> = model
+            .input_fact(0)
+            .unwrap()
+            .shape
+            .as_concrete()
+            .unwrap()
+            .to_vec();
         let plan = model.into_optimized().unwrap();
         let direct = plan
             .nodes()
             .iter()
             .filter(|n| n.op().name() == "DirectSpatialConv")
             .count();
-        let x = Tensor::from_shape(
-            &[batch, channels, 16, width],
-            &values(batch * channels * 16 * width, 7),
-        )
-        .unwrap();
+        let x = Tensor::from_shape(&shape, &values(shape.iter().product(), 7)).unwrap();
         let out = plan.into_runnable().unwrap().run(tvec![x.into()]).unwrap();
         (
             out[0]
@@ -970,23 +979,27 @@ mod tests {
 
     #[test]
     fn winograd_gives_the_direct_convolution_within_rounding() {
-        // (batch, channels, width, relu) on 16-row maps: odd widths, a batch of 2, a fused
-        // ReLU, a wide map, and a convolution left alone (too few channels).
-        for (batch, channels, width, relu) in [
-            (1, 64, 12, false),
-            (1, 64, 19, false),
-            (2, 72, 33, true),
-            (2, 64, 9, true),
-            (1, 16, 20, true),
-            (1, 64, 300, false),
+        // (batch, channels, [height, width], relu): heights and widths that are not whole
+        // tiles, a batch of 2, a fused ReLU, a wide map, and a convolution left alone (too few
+        // channels).
+        for (batch, channels, plane, relu) in [
+            (1, 64, [16, 12], false),
+            (1, 64, [16, 19], false),
+            (2, 72, [13, 33], true),
+            (2, 64, [7, 9], true),
+            (1, 64, [1, 5], false),
+            (1, 64, [23, 22], true),
+            (1, 16, [16, 20], true),
+            (1, 64, [16, 300], false),
         ] {
-            let (plain, _) = run(conv_model(batch, channels, width, relu), channels, width);
+            let [height, width] = plane;
+            let (plain, _) = run(conv_model(batch, channels, plane, relu));
             let scale = plain.iter().fold(0f32, |m, v| m.max(v.abs()));
             let fits = channels >= WINOGRAD_MIN_INPUT_CHANNELS;
-            let chosen = Variant::for_plane(16 * width);
+            let chosen = Variant::for_plane(height * width);
             // The variant `use_winograd` picks, then each one forced.
             for forced in [None, Some(Variant::F2), Some(Variant::F4)] {
-                let mut tuned = conv_model(batch, channels, width, relu);
+                let mut tuned = conv_model(batch, channels, plane, relu);
                 let replaced = match forced {
                     None => use_winograd(&mut tuned),
                     Some(v) => use_winograd_with(&mut tuned, |_| Some(v)),
@@ -1000,10 +1013,10 @@ mod tests {
                     .collect();
                 let variant = forced.unwrap_or(chosen);
                 let used = outputs.first().map(|o| o.tiles.variant);
-                assert_eq!(used, fits.then_some(variant), "width {width}");
+                assert_eq!(used, fits.then_some(variant), "{plane:?}");
                 // The ReLU goes into the output transform.
                 assert_eq!(outputs.iter().any(|o| o.clamp.is_some()), fits && relu);
-                let (got, _) = run(tuned, channels, width);
+                let (got, _) = run(tuned);
                 assert_eq!(got.len(), plain.len());
                 if relu {
                     assert!(got.iter().all(|&v| v >= 0.0));
@@ -1018,7 +1031,7 @@ mod tests {
                 };
                 assert!(
                     d <= tolerance * scale,
-                    "{variant:?}, {channels} channels, width {width}: {d} of {scale}"
+                    "{variant:?}, {channels} channels, {plane:?}: {d} of {scale}"
                 );
             }
         }
@@ -1027,10 +1040,10 @@ mod tests {
     #[test]
     fn thick_convolutions_go_through_im2col_with_the_same_results() {
         for (channels, width) in [(8, 130), (3, 130), (8, 20)] {
-            let (untuned, direct) = run(one_conv(channels, width), channels, width);
+            let (untuned, direct) = run(one_conv(channels, width));
             let mut tuned = one_conv(channels, width);
             let lowered = use_im2col_for_thick_convs(&mut tuned).unwrap();
-            let (got, direct_left) = run(tuned, channels, width);
+            let (got, direct_left) = run(tuned);
             // 8 x 3x3 = 72 inputs per point: lowered whenever tract would run it direct;
             // 3 x 3x3 = 27 keeps tract's choice; a 20-wide row is never direct.
             let thick = channels * 9 > DIRECT_SPATIAL_MAX_INPUTS;
