@@ -2,7 +2,7 @@
 //! it accepts must be finite and survive a write/read round trip unchanged.
 #![no_main]
 
-use catclass_store::seed_json::{parse, to_json};
+use catclass_store::feature_json::{parse, to_json};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,10 +2,11 @@
 
 use crate::train::{RunArgs, SolverArgs, print_summary};
 use anyhow::{Context, Result};
+use catclass_app::sweep::SweepConfig;
+use catclass_app::synthetic::pets_like;
+use catclass_app::train::{TestRows, TrainConfig, TrainOutcome, task_from_args};
+use catclass_svm::ThreadPool;
 use catclass_svm::store::Location;
-use catclass_svm::sweep::SweepConfig;
-use catclass_svm::synthetic::pets_like;
-use catclass_svm::{Evaluation, Task, ThreadPool, TrainConfig};
 use clap::Args;
 use std::time::Instant;
 
@@ -84,8 +85,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
     ] {
         let cfg = TrainConfig {
             features: features_spec.clone(),
-            task: Task::from_args(a, b),
-            evaluation: Evaluation::Split {
+            task: task_from_args(a, b),
+            test: TestRows::Split {
                 train_fraction: 0.7,
             },
             seed: args.seed,
@@ -98,10 +99,12 @@ pub fn run(args: DemoArgs) -> Result<()> {
             args.dir
         );
         let t = Instant::now();
-        let outcome = catclass_svm::train(&cfg, &pool, &|_| {})?;
+        let outcome = catclass_app::train::train(&cfg, &pool, &|_| {})?;
         let out = Location::create(&format!("{}/results/{name}", args.dir), &store)?;
         catclass_svm::store::block_on(outcome.write(&out))?;
-        print_summary(&outcome, &out);
+        if let TrainOutcome::Binary { report, .. } = &outcome {
+            print_summary(report, &out);
+        }
         println!(
             "  whole run {:.3} s (the original PySpark program on real features: about {seed_time})",
             t.elapsed().as_secs_f64()
@@ -116,13 +119,13 @@ pub fn run(args: DemoArgs) -> Result<()> {
 fn demo_sweep(
     args: &DemoArgs,
     features: &str,
-    store: &catclass_svm::StoreOptions,
+    store: &catclass_svm::store::StoreOptions,
     pool: &ThreadPool,
 ) -> Result<()> {
     let out = format!("{}/results/sweep", args.dir);
     let cfg = SweepConfig {
         features: features.to_string(),
-        task: Some(Task::from_args("wheaten_terrier", "yorkshire_terrier")),
+        task: task_from_args("wheaten_terrier", "yorkshire_terrier"),
         fractions: (1..=9).map(|i| i as f64 / 10.0).collect(),
         repeats: 5,
         seed: args.seed,

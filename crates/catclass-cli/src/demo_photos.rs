@@ -3,12 +3,13 @@
 
 use crate::train::print_summary;
 use anyhow::{Context, Result};
-use catclass_svm::photos::photo_variants;
+use catclass_app::Solver;
+use catclass_app::extract::{ExtractConfig, FeatureSpec};
+use catclass_app::photos::photo_variants;
+use catclass_app::predict::PredictConfig;
+use catclass_app::train::{TestRows, TrainConfig, TrainOutcome, task_from_args};
 use catclass_svm::store::{Location, StoreOptions, block_on};
-use catclass_svm::{
-    Evaluation, ExtractConfig, FeatureSpec, PredictConfig, SgdParams, Solver, Task, ThreadPool,
-    TrainConfig,
-};
+use catclass_svm::{SvmSgd, ThreadPool};
 use std::path::Path;
 use std::time::Instant;
 
@@ -53,7 +54,7 @@ pub fn run(
         variants_dir.display()
     );
     let t = Instant::now();
-    let report = catclass_svm::extract(
+    let report = catclass_app::extract::extract(
         &ExtractConfig {
             images: vec![variants_dir.display().to_string()],
             out: features.clone(),
@@ -81,15 +82,15 @@ pub fn run(
     );
     let results = format!("{dir}/results/photos-cat-vs-dog");
     println!("$ catclass train {features} cat dog --out {results}");
-    let outcome = catclass_svm::train(
+    let outcome = catclass_app::train::train(
         &TrainConfig {
             features: features.clone(),
-            task: Task::from_args("cat", "dog"),
-            evaluation: Evaluation::Split {
+            task: task_from_args("cat", "dog"),
+            test: TestRows::Split {
                 train_fraction: 0.7,
             },
             seed,
-            solver: Solver::MllibSgd(SgdParams::builder().iterations(100).check()?),
+            solver: Solver::MllibSgd(SvmSgd::params().iterations(100).check()?),
             store: store.clone(),
         },
         pool,
@@ -97,14 +98,16 @@ pub fn run(
     )?;
     let out = Location::create(&results, store)?;
     block_on(outcome.write(&out)).with_context(|| format!("writing {out}"))?;
-    print_summary(&outcome, &out);
+    if let TrainOutcome::Binary { report, .. } = &outcome {
+        print_summary(report, &out);
+    }
     let originals =
         ["chelsea.png", "darknet-dog.jpg"].map(|n| photos.join(n).display().to_string());
     println!(
         "$ catclass predict {results}/model.json {}",
         originals.join(" ")
     );
-    let (predictions, _) = catclass_svm::predict(&PredictConfig {
+    let (predictions, _) = catclass_app::predict::predict(&PredictConfig {
         model: format!("{results}/model.json"),
         images: originals.to_vec(),
         features: None,

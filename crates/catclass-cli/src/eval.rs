@@ -2,9 +2,10 @@
 
 use crate::train::RunArgs;
 use anyhow::{Context, Result};
-use catclass_svm::multiclass::EvalMetrics;
+use catclass_app::train::{evaluate, load_model};
+use catclass_svm::store::Location;
 use catclass_svm::store::documents::{write_json, write_text};
-use catclass_svm::{Location, ThreadPool};
+use catclass_svm::{Metrics, ThreadPool};
 use clap::Args;
 
 /// Arguments of `catclass eval`.
@@ -24,17 +25,20 @@ pub struct EvalArgs {
 /// Runs `catclass eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
     let store = args.run.store();
-    let model = catclass_svm::load_model(&args.model, &store)?;
+    let model = load_model(&args.model, &store)?;
     let pool = ThreadPool::new(args.run.threads)?;
-    let report = catclass_svm::evaluate(&args.model, &model, &args.features, &store, &pool)?;
+    let report = evaluate(&args.model, &model, &args.features, &store, &pool)?;
     let out = Location::create(&args.out, &store)?;
     let text = report.to_text();
     let chart = match &report.metrics {
-        EvalMetrics::Multiclass(m) => Some(m.confusion_chart(&format!(
-            "confusion matrix: {} on {} ({} rows)",
-            args.model, args.features, report.rows
-        ))?),
-        EvalMetrics::Binary(_) => None,
+        Metrics::Multiclass(m) => Some(catclass_app::plot::metrics_confusion_chart(
+            m,
+            &format!(
+                "confusion matrix: {} on {} ({} rows)",
+                args.model, args.features, report.rows
+            ),
+        )?),
+        Metrics::Binary(_) => None,
     };
     catclass_svm::store::block_on(async {
         write_json(&out, "eval.json", &report).await?;

@@ -3,10 +3,11 @@
 
 use crate::train::{ExecutorKind, RunArgs};
 use anyhow::Result;
-use catclass_svm::features::{ModelSource, Preset};
-use catclass_svm::{
-    BackendKind, Executor, ExtractConfig, ExtractProgress, ExtractReport, FeatureSpec, ThreadPool,
+use catclass_app::extract::{
+    BackendKind, ExtractConfig, ExtractProgress, ExtractReport, FeatureSpec,
 };
+use catclass_svm::features::{ModelSource, Preset};
+use catclass_svm::{Executor, ThreadPool};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -122,7 +123,7 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
     let ranks = exec.ranks();
     let rank = exec.rank();
     let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
-    let report = catclass_svm::extract(&cfg, exec, &|p| {
+    let report = catclass_app::extract::extract(&cfg, exec, &|p| {
         let mut guard = bar.lock().unwrap_or_else(|e| e.into_inner());
         match p {
             ExtractProgress::Planned {

@@ -4,7 +4,6 @@ mod demo;
 mod demo_photos;
 mod eval;
 mod extract;
-mod multiclass;
 mod predict;
 mod progress;
 mod sweep;

@@ -3,7 +3,7 @@
 use crate::extract::FeatureArgs;
 use crate::train::RunArgs;
 use anyhow::Result;
-use catclass_svm::{PredictConfig, predict};
+use catclass_app::predict::{PredictConfig, predict};
 use clap::Args;
 
 /// Arguments of `catclass predict`.

@@ -1,6 +1,6 @@
 //! Progress bars (on stderr, hidden when it is not a terminal).
 
-use catclass_svm::Stage;
+use catclass_app::train::Stage;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Mutex;
 

@@ -2,9 +2,11 @@
 
 use crate::train::{RunArgs, SolverArgs};
 use anyhow::{Context, Result};
+use catclass_app::sweep::{SweepConfig, SweepPoint, band, sweep};
+use catclass_app::train::task_from_args;
+use catclass_svm::store::Location;
 use catclass_svm::store::documents::write_text;
-use catclass_svm::sweep::{SweepConfig, band, sweep};
-use catclass_svm::{Executor, Location, Task, ThreadPool};
+use catclass_svm::{Executor, Task, ThreadPool};
 use clap::Args;
 use std::time::Instant;
 
@@ -47,8 +49,8 @@ pub struct SweepArgs {
 /// Runs `catclass sweep`.
 pub fn run(args: SweepArgs) -> Result<()> {
     let task = match (&args.class_a, &args.class_b, args.multiclass) {
-        (_, _, true) => None,
-        (Some(a), Some(b), false) => Some(Task::from_args(a, b)),
+        (_, _, true) => Task::Multiclass,
+        (Some(a), Some(b), false) => task_from_args(a, b),
         _ => anyhow::bail!("CLASS_A and CLASS_B are required without --multiclass"),
     };
     let store = args.run.store();
@@ -72,7 +74,7 @@ pub fn execute(cfg: &SweepConfig, pool: &ThreadPool, out: &str) -> Result<()> {
     let result = sweep(cfg, pool)?;
     let seconds = t.elapsed().as_secs_f64();
     let out = Location::create(out, &cfg.store)?;
-    let chart = result.chart()?;
+    let chart = catclass_app::plot::sweep_chart(&result)?;
     catclass_svm::store::block_on(async {
         write_text(&out, "sweep.csv", &result.to_csv()).await?;
         write_text(&out, "sweep.svg", &chart.svg).await?;
@@ -82,7 +84,7 @@ pub fn execute(cfg: &SweepConfig, pool: &ThreadPool, out: &str) -> Result<()> {
     println!("{}", result.title);
     println!("share  accuracy (mean, min..max)   balanced accuracy   F1   baseline");
     for share in &cfg.fractions {
-        let stat = |f: fn(&catclass_svm::sweep::SweepPoint) -> f64| band(&result.points, *share, f);
+        let stat = |f: fn(&SweepPoint) -> f64| band(&result.points, *share, f);
         let (a, alo, ahi) = stat(|p| p.accuracy);
         let (b, _, _) = stat(|p| p.balanced_accuracy);
         let (f, _, _) = stat(|p| p.f1);

@@ -2,9 +2,13 @@
 
 use crate::progress::StageBar;
 use anyhow::{Context, Result};
+use catclass_app::Solver;
+use catclass_app::train::{
+    MulticlassReport, TestRows, TrainConfig, TrainOutcome, TrainReport, seed_title, task_from_args,
+};
+use catclass_svm::store::{Location, StoreOptions};
 use catclass_svm::{
-    ClassWeight, DcdConfig, Evaluation, Executor, Location, Loss, MiniBatchSampling, SgdParams,
-    Solver, StoreOptions, Task, ThreadPool, TrainConfig, TrainOutcome,
+    ClassWeight, Dcd, Executor, Loss, MiniBatchSampling, SgdParams, SvmSgd, Task, ThreadPool,
 };
 use clap::{Args, ValueEnum};
 
@@ -127,25 +131,23 @@ impl SolverArgs {
     pub fn solver(&self, seed: u64) -> Result<Solver> {
         Ok(match self.solver {
             SolverKind::MllibSgd => Solver::MllibSgd(self.params(seed)?),
-            SolverKind::Dcd => {
-                let config = DcdConfig {
-                    reg_param: self.reg_param,
-                    loss: match self.loss {
+            SolverKind::Dcd => Solver::Dcd(
+                Dcd::params()
+                    .reg_param(self.reg_param)
+                    .loss(match self.loss {
                         LossArg::Hinge => Loss::Hinge,
                         LossArg::SquaredHinge => Loss::SquaredHinge,
-                    },
-                    tol: self.dcd_tol,
-                    max_epochs: self.max_epochs,
-                    class_weight: match self.class_weight {
+                    })
+                    .tol(self.dcd_tol)
+                    .max_epochs(self.max_epochs)
+                    .class_weight(match self.class_weight {
                         ClassWeightArg::None => ClassWeight::None,
                         ClassWeightArg::Balanced => ClassWeight::Balanced,
-                    },
-                    intercept: self.intercept,
-                    seed,
-                };
-                config.params(1)?;
-                Solver::Dcd(config)
-            }
+                    })
+                    .intercept(self.intercept)
+                    .seed(seed)
+                    .check()?,
+            ),
         })
     }
 
@@ -155,7 +157,7 @@ impl SolverArgs {
             Some(partitions) => MiniBatchSampling::Spark { partitions },
             None => MiniBatchSampling::ChaCha { seed },
         };
-        Ok(SgdParams::builder()
+        Ok(SvmSgd::params()
             .iterations(self.iterations)
             .step(self.step)
             .reg_param(self.reg_param)
@@ -207,11 +209,8 @@ impl RunArgs {
 
 /// Runs `catclass train`.
 pub fn run(args: TrainArgs) -> Result<()> {
-    if args.multiclass {
-        if args.executor != ExecutorKind::Threads {
-            anyhow::bail!("--multiclass runs on --executor threads");
-        }
-        return crate::multiclass::run(&args);
+    if args.multiclass && args.executor != ExecutorKind::Threads {
+        anyhow::bail!("--multiclass runs on --executor threads");
     }
     match args.executor {
         ExecutorKind::Threads => {
@@ -231,15 +230,17 @@ fn config(args: &TrainArgs) -> Result<TrainConfig> {
             args.train_fraction
         );
     }
-    let (Some(class_a), Some(class_b)) = (&args.class_a, &args.class_b) else {
-        anyhow::bail!("CLASS_A and CLASS_B are required without --multiclass");
+    let task = match (&args.class_a, &args.class_b) {
+        _ if args.multiclass => Task::Multiclass,
+        (Some(class_a), Some(class_b)) => task_from_args(class_a, class_b),
+        _ => anyhow::bail!("CLASS_A and CLASS_B are required without --multiclass"),
     };
     Ok(TrainConfig {
         features: args.features.clone(),
-        task: Task::from_args(class_a, class_b),
-        evaluation: match &args.test_features {
-            Some(t) => Evaluation::TestSet(t.clone()),
-            None => Evaluation::Split {
+        task,
+        test: match &args.test_features {
+            Some(t) => TestRows::Location(t.clone()),
+            None => TestRows::Split {
                 train_fraction: args.train_fraction,
             },
         },
@@ -258,7 +259,7 @@ fn run_on<E: Executor>(args: &TrainArgs, cfg: &TrainConfig, exec: &E) -> Result<
         None
     };
     let bar = lead.then(StageBar::new);
-    let outcome = catclass_svm::train(cfg, exec, &|s| {
+    let outcome = catclass_app::train::train(cfg, exec, &|s| {
         if let Some(bar) = &bar {
             bar.update(s);
         }
@@ -266,7 +267,10 @@ fn run_on<E: Executor>(args: &TrainArgs, cfg: &TrainConfig, exec: &E) -> Result<
     if let Some(out) = out {
         catclass_svm::store::block_on(outcome.write(&out))
             .with_context(|| format!("writing results to {out}"))?;
-        print_summary(&outcome, &out);
+        match &outcome {
+            TrainOutcome::Binary { report, .. } => print_summary(report, &out),
+            TrainOutcome::Multiclass { report, .. } => print_multiclass_summary(report, &out),
+        }
     }
     Ok(())
 }
@@ -295,6 +299,7 @@ pub fn with_mpi(
     threads: usize,
     f: impl FnOnce(&catclass_svm::exec::MpiExecutor) -> Result<()>,
 ) -> Result<()> {
+    use catclass_app::AppError;
     use catclass_svm::SvmError;
     use catclass_svm::exec::{ExecError, MpiExecutor};
     use catclass_svm::sgd::TrainError;
@@ -303,10 +308,18 @@ pub fn with_mpi(
     if e.downcast_ref::<ReportedElsewhere>().is_some() {
         return Err(e);
     }
-    let agreed = matches!(
-        e.downcast_ref::<SvmError>(),
-        Some(SvmError::Exec(ExecError::Rank { .. }) | SvmError::Train(TrainError::Reduce(_)))
-    ) || matches!(e.downcast_ref::<ExecError>(), Some(ExecError::Rank { .. }));
+    let agreed_svm = |s: &SvmError| {
+        matches!(
+            s,
+            SvmError::Exec(ExecError::Rank { .. }) | SvmError::Train(TrainError::Reduce(_))
+        )
+    };
+    let agreed = match e.downcast_ref::<AppError>() {
+        Some(AppError::Svm(s)) => agreed_svm(s),
+        Some(AppError::Exec(ExecError::Rank { .. })) => true,
+        _ => false,
+    } || e.downcast_ref::<SvmError>().is_some_and(agreed_svm)
+        || matches!(e.downcast_ref::<ExecError>(), Some(ExecError::Rank { .. }));
     if agreed {
         return if exec.rank() == 0 {
             Err(e)
@@ -330,10 +343,9 @@ pub fn with_mpi(_threads: usize, _f: impl FnOnce(&ThreadPool) -> Result<()>) -> 
 }
 
 /// The short human summary of a run.
-pub fn print_summary(o: &TrainOutcome, out: &Location) {
-    let r = &o.report;
+pub fn print_summary(r: &TrainReport, out: &Location) {
     let c = &r.confusion;
-    println!("{} ---> {:.4}", r.task.title(), r.test_accuracy);
+    println!("{} ---> {:.4}", seed_title(&r.task), r.test_accuracy);
     println!(
         "  accuracy {:.4}   majority baseline {:.4}   balanced accuracy {:.4}",
         r.test_accuracy, r.majority_baseline, r.balanced_accuracy
@@ -355,23 +367,22 @@ pub fn print_summary(o: &TrainOutcome, out: &Location) {
         r.counts.feature_dim
     );
     let f = &r.fit;
+    let objective = f.objective.unwrap_or(f64::NAN);
     match (f.epochs, f.duality_gap) {
         (Some(epochs), Some(gap)) => println!(
-            "  DCD: {epochs} epochs{}, duality gap {gap:.3e}, MLlib objective {:.6}; {} threads",
+            "  DCD: {epochs} epochs{}, duality gap {gap:.3e}, MLlib objective {objective:.6}; {} threads",
             if f.converged {
                 ", converged"
             } else {
                 ", NOT converged (raise --max-epochs)"
             },
-            f.objective,
             r.run.threads
         ),
         _ => println!(
-            "  MLlib SGD: {} updates, {} passes{}, objective {:.6}; {} threads",
+            "  MLlib SGD: {} updates, {} passes{}, objective {objective:.6}; {} threads",
             f.updates,
             f.passes,
             if f.converged { ", converged" } else { "" },
-            f.objective,
             r.run.threads
         ),
     }
@@ -387,5 +398,33 @@ pub fn print_summary(o: &TrainOutcome, out: &Location) {
         out.describe("resultat.txt"),
         out.describe("report.json"),
         out.describe("model.json")
+    );
+}
+
+/// The human summary of a multiclass run.
+pub fn print_multiclass_summary(r: &MulticlassReport, out: &Location) {
+    print!("{}", TrainOutcome::multiclass_text(r));
+    let converged = r.models.iter().filter(|m| m.converged).count();
+    let updates = r.models.iter().map(|m| m.updates);
+    println!(
+        "{}: {} models, {}..{} updates each, {} converged; {} threads",
+        r.run.solver,
+        r.models.len(),
+        updates.clone().min().unwrap_or(0),
+        updates.max().unwrap_or(0),
+        converged,
+        r.run.threads
+    );
+    println!(
+        "time: load {:.3} s, train {:.3} s, evaluate {:.3} s",
+        r.run.timings.load_seconds, r.run.timings.train_seconds, r.run.timings.eval_seconds
+    );
+    println!(
+        "wrote {}, {}, {}; confusion matrix plots {}, {}",
+        out.describe("report.txt"),
+        out.describe("report.json"),
+        out.describe("model.json"),
+        out.describe("confusion.svg"),
+        out.describe("confusion.png")
     );
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use catclass_svm::photos::photo_variants;
+use catclass_app::photos::photo_variants;
 use common::catclass;
 use std::path::{Path, PathBuf};
 use std::process::Output;

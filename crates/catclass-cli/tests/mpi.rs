@@ -226,7 +226,7 @@ fn model_from_s3_is_identical_for_every_rank_count() {
         ..StoreOptions::default()
     };
     // 5 breeds x 200 = 1,000 files, 700 training rows: 3 blocks.
-    let pets = catclass_svm::synthetic::pets_like(11, 5, 200, 24);
+    let pets = catclass_app::synthetic::pets_like(11, 5, 200, 24);
     let dir = tempfile::tempdir().unwrap();
     let local = Location::create(dir.path().to_str().unwrap(), &StoreOptions::default()).unwrap();
     let remote = Location::create("s3://pets/features", &direct).unwrap();
@@ -304,7 +304,7 @@ fn files_in(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 fn extract_on_ranks_writes_what_one_process_writes() {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/images");
     let imgs = tempfile::tempdir().unwrap();
-    catclass_svm::photos::photo_variants(
+    catclass_app::photos::photo_variants(
         &[
             (&shared.join("chelsea.jpg"), "cat"),
             (&shared.join("darknet-dog.jpg"), "dog"),

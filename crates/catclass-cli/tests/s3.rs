@@ -3,8 +3,8 @@
 
 mod common;
 
+use catclass_app::synthetic::pets_like;
 use catclass_svm::store::{Location, S3Credentials, S3Options, StoreOptions, block_on};
-use catclass_svm::synthetic::pets_like;
 use catclass_testkit::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -277,7 +277,7 @@ fn photos(server: &S3Server, dir: &Path) {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/images");
     let (cat, dog) = (shared.join("chelsea.jpg"), shared.join("darknet-dog.jpg"));
     let files =
-        catclass_svm::photos::photo_variants(&[(&cat, "cat"), (&dog, "dog")], 40, 5, dir).unwrap();
+        catclass_app::photos::photo_variants(&[(&cat, "cat"), (&dog, "dog")], 40, 5, dir).unwrap();
     let remote = Location::create(&format!("s3://{BUCKET}/images"), &direct(server)).unwrap();
     for f in files {
         let name = f.file_name().unwrap().to_str().unwrap().to_string();

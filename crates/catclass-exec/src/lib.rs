@@ -50,6 +50,19 @@ pub trait Executor: BlockReducer + Send + Sync {
         let _ = local_failure;
         Ok(())
     }
+
+    /// Sums counts over every process, element by element (integer sums: exact in any
+    /// order). Every process passes the same number of counts and gets the totals. A single
+    /// process returns its own counts.
+    ///
+    /// ```
+    /// use catclass_exec::{Executor, ThreadPool};
+    /// assert_eq!(ThreadPool::new(1)?.sum_counts(&[3, 4])?, vec![3, 4]);
+    /// # Ok::<(), catclass_exec::ExecError>(())
+    /// ```
+    fn sum_counts(&self, local: &[u64]) -> Result<Vec<u64>, ExecError> {
+        Ok(local.to_vec())
+    }
 }
 
 /// Blocks `[rank * n_blocks / ranks, (rank + 1) * n_blocks / ranks)` of `0..n_blocks`:
@@ -139,6 +152,23 @@ impl Executor for ThreadPool {
 
     fn threads(&self) -> usize {
         self.pool.current_num_threads()
+    }
+}
+
+/// One thread: blocks and tasks run in order on the calling thread.
+///
+/// ```
+/// use catclass_exec::Executor;
+/// use catclass_sgd::Sequential;
+/// assert_eq!(Sequential.map(3, |i| i * 2), vec![0, 2, 4]);
+/// ```
+impl Executor for catclass_sgd::Sequential {
+    fn map<T: Send, F: Fn(usize) -> T + Sync + Send>(&self, n: usize, f: F) -> Vec<T> {
+        (0..n).map(f).collect()
+    }
+
+    fn threads(&self) -> usize {
+        1
     }
 }
 

@@ -152,8 +152,8 @@ impl BlockReducer for MpiExecutor {
             .process_at_rank(self.ranks as i32 - 1)
             .broadcast_into(&mut wire[..]);
         let flag = wire[len + 2];
-        if flag != 0.0 {
-            let failed = flag as usize - 1;
+        if flag >= 1.0 {
+            let failed = (flag as usize).saturating_sub(1).min(self.ranks - 1);
             let message = Self::broadcast_message(&comm, failed, failure.as_deref());
             return Err(TrainError::Reduce(format!(
                 "rank {failed} of {}: {message}",
@@ -183,6 +183,14 @@ impl Executor for MpiExecutor {
 
     fn local_blocks(&self, n_blocks: usize) -> Range<usize> {
         rank_blocks(self.rank, self.ranks, n_blocks)
+    }
+
+    fn sum_counts(&self, local: &[u64]) -> Result<Vec<u64>, ExecError> {
+        let comm = self.lock();
+        let mut total = vec![0u64; local.len()];
+        comm.world
+            .all_reduce_into(local, &mut total[..], SystemOperation::sum());
+        Ok(total)
     }
 
     fn agree(&self, local_failure: Option<String>) -> Result<(), ExecError> {

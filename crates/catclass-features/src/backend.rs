@@ -119,6 +119,23 @@ pub trait FeatureBackend: Send + Sync {
     fn extract(&self, batch: &[f32], images: usize) -> Result<Vec<f32>, BackendError>;
 }
 
+/// A shared backend is a backend (so `Extractor::new(Arc::new(b), ..)` and an
+/// `Arc<dyn FeatureBackend>` chosen at run time both work).
+impl<T: FeatureBackend + ?Sized> FeatureBackend for std::sync::Arc<T> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn input(&self) -> &InputSpec {
+        (**self).input()
+    }
+    fn output(&self) -> &OutputSpec {
+        (**self).output()
+    }
+    fn extract(&self, batch: &[f32], images: usize) -> Result<Vec<f32>, BackendError> {
+        (**self).extract(batch, images)
+    }
+}
+
 /// The checks every [`FeatureBackend::extract`] makes around its engine: `batch` must be
 /// `images` images of `input`, no images give no features without running `run`, and `run`
 /// must return `images * output.dim` floats.

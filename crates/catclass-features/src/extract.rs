@@ -100,15 +100,45 @@ pub struct RunSummary {
 }
 
 /// Drives a [`FeatureBackend`] with a [`Preprocess`] over files or decoded images.
-pub struct Extractor {
-    backend: Arc<dyn FeatureBackend>,
+///
+/// Generic over the backend (`B`: tract, burn or yours), which is shared by the worker
+/// threads; `Extractor<dyn FeatureBackend>` (the default) holds one chosen at run time.
+///
+/// ```
+/// use catclass_features::{BackendError, Extractor, FeatureBackend, InputSpec, Layout, OutputSpec, Preset};
+/// /// The mean of each colour channel: a "network" of three features.
+/// struct MeanColour { input: InputSpec, output: OutputSpec }
+/// impl FeatureBackend for MeanColour {
+///     fn name(&self) -> &'static str { "mean-colour" }
+///     fn input(&self) -> &InputSpec { &self.input }
+///     fn output(&self) -> &OutputSpec { &self.output }
+///     fn extract(&self, batch: &[f32], images: usize) -> Result<Vec<f32>, BackendError> {
+///         let plane = self.input.height * self.input.width;
+///         Ok(batch.chunks(plane).take(images * 3).map(|c| c.iter().sum::<f32>() / plane as f32).collect())
+///     }
+/// }
+/// let preprocess = Preset::EfficientNetLite.preprocess();
+/// let (w, h) = preprocess.output_size();
+/// let backend = MeanColour {
+///     input: InputSpec { name: "x".into(), layout: Layout::Nchw, height: h as usize, width: w as usize, channels: 3 },
+///     output: OutputSpec { name: "mean".into(), dim: 3 },
+/// };
+/// let ex = Extractor::new(backend, preprocess)?;
+/// let red = image::RgbImage::from_pixel(40, 30, image::Rgb([255, 0, 0]));
+/// let features = ex.extract(&[red])?;
+/// assert_eq!(features.dim(), (1, 3));
+/// assert!(features[[0, 0]] > features[[0, 1]]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Extractor<B: FeatureBackend + ?Sized = dyn FeatureBackend> {
+    backend: Arc<B>,
     preprocess: Preprocess,
     batch: usize,
     threads: usize,
     limits: DecodeLimits,
 }
 
-impl std::fmt::Debug for Extractor {
+impl<B: FeatureBackend + ?Sized> std::fmt::Debug for Extractor<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Extractor")
             .field("backend", &self.backend.name())
@@ -119,14 +149,46 @@ impl std::fmt::Debug for Extractor {
     }
 }
 
-impl Extractor {
-    /// An extractor with batch size 1 and one worker per available core.
+impl<B: FeatureBackend> Extractor<B> {
+    /// An extractor of `backend` with batch size 1 and one worker per available core.
     ///
     /// Fails when `preprocess` does not produce the backend's input size.
-    pub fn new(
-        backend: Arc<dyn FeatureBackend>,
-        preprocess: Preprocess,
-    ) -> Result<Self, SizeMismatch> {
+    pub fn new(backend: B, preprocess: Preprocess) -> Result<Self, SizeMismatch> {
+        Self::shared(Arc::new(backend), preprocess)
+    }
+}
+
+/// An image the extractor takes: decoded 8-bit RGB (other pixel formats are converted).
+pub trait ToRgb8 {
+    /// The image as 8-bit RGB.
+    fn to_rgb8_image(&self) -> Rgb8Image;
+}
+
+impl ToRgb8 for Rgb8Image {
+    fn to_rgb8_image(&self) -> Rgb8Image {
+        self.clone()
+    }
+}
+
+impl ToRgb8 for image::RgbImage {
+    fn to_rgb8_image(&self) -> Rgb8Image {
+        Rgb8Image::from_raw(self.width(), self.height(), self.as_raw().clone())
+            .unwrap_or_else(|| Rgb8Image::new_filled(self.width(), self.height(), 0))
+    }
+}
+
+impl ToRgb8 for image::DynamicImage {
+    fn to_rgb8_image(&self) -> Rgb8Image {
+        self.to_rgb8().to_rgb8_image()
+    }
+}
+
+impl<B: FeatureBackend + ?Sized> Extractor<B> {
+    /// An extractor of a backend shared with others (e.g. an `Arc<dyn FeatureBackend>`
+    /// chosen at run time), batch size 1, one worker per available core.
+    ///
+    /// Fails when `preprocess` does not produce the backend's input size.
+    pub fn shared(backend: Arc<B>, preprocess: Preprocess) -> Result<Self, SizeMismatch> {
         let (w, h) = preprocess.output_size();
         let input = backend.input();
         if (w as usize, h as usize) != (input.width, input.height) {
@@ -165,7 +227,7 @@ impl Extractor {
     }
 
     /// The backend.
-    pub fn backend(&self) -> &Arc<dyn FeatureBackend> {
+    pub fn backend(&self) -> &Arc<B> {
         &self.backend
     }
 
@@ -182,6 +244,18 @@ impl Extractor {
     /// Worker threads.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// Features of decoded images (any [`ToRgb8`]: `image::DynamicImage`, `image::RgbImage`,
+    /// [`Rgb8Image`]), one row per image, run on the calling thread in batches of
+    /// [`Self::batch`].
+    pub fn extract<I: ToRgb8>(&self, images: &[I]) -> Result<ndarray::Array2<f32>, BackendError> {
+        let dim = self.backend.output().dim;
+        let rgb: Vec<Rgb8Image> = images.iter().map(ToRgb8::to_rgb8_image).collect();
+        let rows = self.extract_images(&rgb)?;
+        let values: Vec<f32> = rows.into_iter().flatten().collect();
+        ndarray::Array2::from_shape_vec((images.len(), dim), values)
+            .map_err(|e| BackendError::Run(format!("the backend returned a ragged batch: {e}")))
     }
 
     /// Features of decoded images, in order, run on the calling thread in batches of

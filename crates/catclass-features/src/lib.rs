@@ -13,12 +13,10 @@
 //!   each result to a callback as it completes.
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use catclass_features::{Extractor, ModelSource, Preset, TractBackend, DEFAULT_LAYER};
 //!
 //! let backend = TractBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER))?;
-//! let ex = Extractor::new(Arc::new(backend), Preset::EfficientNetLite.preprocess())?
-//!     .with_batch(8);
+//! let ex = Extractor::new(backend, Preset::EfficientNetLite.preprocess())?.with_batch(8);
 //! let paths = vec!["cat.jpg".into()];
 //! ex.run(&paths, |o| {
 //!     match o.result {
@@ -48,7 +46,9 @@ pub mod tract_tuning;
 pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec};
 #[cfg(feature = "burn")]
 pub use burn_backend::BurnBackend;
-pub use extract::{EncodedImage, ExtractError, Extractor, Outcome, RunSummary, SizeMismatch};
+pub use extract::{
+    EncodedImage, ExtractError, Extractor, Outcome, RunSummary, SizeMismatch, ToRgb8,
+};
 pub use image::{DecodeLimits, ImageError, Rgb8Image, decode_image, load_image};
 pub use model::{
     DEFAULT_LAYER, DEFAULT_MODEL_NAME, DEFAULT_MODEL_ONNX, DEFAULT_PRESET, ModelSource,

@@ -1,7 +1,7 @@
 //! Errors of the store: each names the location, file or key it is about.
 
+use crate::feature_json::FeatureFileError;
 use crate::s3::{S3Failure, S3FailureKind};
-use crate::seed_json::FeatureFileError;
 
 /// A storage or format error.
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,8 @@
 //! Folders of the seed's feature files: listing, class names, and parallel reading.
 
 use crate::error::{Result, StoreError};
+use crate::feature_json;
 use crate::location::Location;
-use crate::seed_json;
 use crate::shard::{self, FeatureModel, SHARD_FILE, ShardHeader};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
@@ -88,6 +88,60 @@ pub struct FeatureSet {
 }
 
 impl FeatureSet {
+    /// Every feature file at `prefix` in `store` (the seed's JSON files, or their shard when it
+    /// holds exactly them), rows in file-name order, classes from the names. Runs on the
+    /// caller's tokio runtime.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use catclass_store::{FeatureMatrix, FeatureSet, Location};
+    /// let store = Arc::new(object_store::memory::InMemory::new());
+    /// let rows = FeatureSet {
+    ///     names: vec!["cat_1.png.json".into(), "dog_1.png.json".into()],
+    ///     classes: vec!["cat".into(), "dog".into()],
+    ///     dim: 2,
+    ///     values: FeatureMatrix::F32(vec![1.0, 0.0, 0.0, 1.0]),
+    /// };
+    /// rows.write_json_files(&Location::in_store(store.clone(), "mem", "f"), 8).await?;
+    /// let back = FeatureSet::read(store, "f").await?;
+    /// assert_eq!(back, rows);
+    /// # Ok::<(), catclass_store::StoreError>(()) }).unwrap();
+    /// ```
+    pub async fn read(store: Arc<dyn object_store::ObjectStore>, prefix: &str) -> Result<Self> {
+        let location = Location::in_store(store, "store", prefix);
+        let catalog = FeatureCatalog::list(&location).await?;
+        catalog.read(catalog.entries(), 64, &|_| {}).await
+    }
+
+    /// Writes row `i` as the seed's feature file `names[i]` (one JSON array of numbers) into
+    /// `loc`, each atomically, `concurrency` writes in flight, formatted on the workers of the
+    /// caller's tokio runtime.
+    pub async fn write_json_files(&self, loc: &Location, concurrency: usize) -> Result<()> {
+        let dim = self.dim;
+        futures::stream::iter(0..self.rows())
+            .map(|i| {
+                let loc = loc.clone();
+                let name = self.names[i].clone();
+                let row = self.values.select_rows(&[i], dim);
+                let task = tokio::spawn(async move {
+                    let text = match &row {
+                        FeatureMatrix::F32(v) => feature_json::to_json(v),
+                        FeatureMatrix::F64(v) => feature_json::to_json(v),
+                    };
+                    loc.put(&name, text).await
+                });
+                async move {
+                    task.await
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.names.len()
@@ -327,7 +381,7 @@ impl FeatureCatalog {
                 let loc = loc.clone();
                 tokio::spawn(async move {
                     let bytes = loc.get(&entry.name).await?;
-                    seed_json::parse(&bytes).map_err(|source| StoreError::FeatureFile {
+                    feature_json::parse(&bytes).map_err(|source| StoreError::FeatureFile {
                         file: loc.describe(&entry.name),
                         source,
                     })

@@ -2,7 +2,7 @@
 //!
 //! * [`Location`]: a local folder, `file://`, `s3://bucket/prefix` or `memory://name/prefix`,
 //!   all through [`object_store`] (one code path for every store).
-//! * [`seed_json`]: the original program's feature files (one bare JSON array per image).
+//! * [`feature_json`]: the original program's feature files (one bare JSON array per image).
 //! * [`FeatureCatalog`]: a folder of feature files listed once, classes derived from names,
 //!   read with bounded concurrency and parsed as they arrive.
 //! * [`shard`]: many feature vectors in one `safetensors` file, read with ranged GETs.
@@ -12,10 +12,10 @@
 
 pub mod documents;
 pub mod error;
+pub mod feature_json;
 pub mod features;
 pub mod location;
 pub mod s3;
-pub mod seed_json;
 pub mod shard;
 
 pub use error::{Result, StoreError};

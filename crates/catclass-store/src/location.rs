@@ -45,6 +45,7 @@ pub struct Location {
 
 /// The kind of store behind a [`Location`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LocationKind {
     /// A local folder.
     Local(std::path::PathBuf),
@@ -55,6 +56,8 @@ pub enum LocationKind {
     },
     /// A named in-memory store (tests, examples).
     Memory(String),
+    /// A store the caller built (any [`ObjectStore`]), under the name it was given.
+    Store(String),
 }
 
 fn memory_store(name: &str) -> Arc<InMemory> {
@@ -75,6 +78,31 @@ fn split_bucket(rest: &str) -> (&str, &str) {
 }
 
 impl Location {
+    /// `prefix` inside a store the caller built: local, S3, in memory or any other
+    /// [`ObjectStore`]. `name` is how messages show the store (e.g. `my-bucket`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use catclass_store::Location;
+    /// let store = Arc::new(object_store::memory::InMemory::new());
+    /// let loc = Location::in_store(store, "mem", "features/train");
+    /// assert_eq!(loc.describe("a_1.json"), "mem/features/train/a_1.json");
+    /// ```
+    pub fn in_store(store: Arc<dyn ObjectStore>, name: &str, prefix: &str) -> Self {
+        let prefix = prefix.trim_matches('/');
+        let display = if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name}/{prefix}")
+        };
+        Location {
+            store,
+            prefix: Path::from(prefix),
+            display,
+            kind: LocationKind::Store(name.to_string()),
+        }
+    }
+
     /// Opens an existing location for reading. A local folder must exist.
     pub fn open(spec: &str, opts: &StoreOptions) -> Result<Self> {
         Self::parse(spec, opts, false)

@@ -4,7 +4,7 @@
 use catclass_store::documents::{read_json, write_json};
 use catclass_store::{
     FeatureCatalog, FeatureFormat, FeatureMatrix, FeatureSet, Location, S3Credentials,
-    S3FailureKind, S3Options, SHARD_FILE, StoreError, StoreOptions, block_on, seed_json, shard,
+    S3FailureKind, S3Options, SHARD_FILE, StoreError, StoreOptions, block_on, feature_json, shard,
 };
 use catclass_testkit::{ACCESS_KEY, Fault, FaultPlan, FaultProxy, REGION, S3Server, SECRET_KEY};
 use futures::{StreamExt, TryStreamExt};
@@ -27,7 +27,7 @@ fn feature_files(n: usize, dim: usize) -> Vec<(String, String)> {
                 })
                 .collect();
             let name = format!("{}_{}.jpg.json", CLASSES[i % CLASSES.len()], i + 1);
-            (name, seed_json::to_json(&values))
+            (name, feature_json::to_json(&values))
         })
         .collect()
 }

@@ -1,38 +1,46 @@
-//! catclass-svm: classify pet breeds (or anything) from CNN feature vectors with a linear SVM
-//! that reproduces Spark MLlib's `SVMWithSGD` bit for bit, fast, on data local or on S3.
+//! Linear SVMs on feature vectors, with Spark MLlib's `SVMWithSGD` reproduced bit for bit and
+//! metrics that do not flatter.
 //!
-//! ```no_run
-//! use catclass_svm::{Evaluation, SgdParams, Solver, StoreOptions, Task, ThreadPool, TrainConfig};
-//! let cfg = TrainConfig {
-//!     features: "features/".into(),
-//!     task: Task::from_args("wheaten_terrier", "yorkshire_terrier"),
-//!     evaluation: Evaluation::Split { train_fraction: 0.7 },
-//!     seed: 20,
-//!     solver: Solver::MllibSgd(SgdParams::builder().iterations(100).check()?),
-//!     store: StoreOptions::default(),
-//! };
-//! let outcome = catclass_svm::train(&cfg, &ThreadPool::new(0)?, &|_| {})?;
-//! println!("accuracy {}", outcome.report.test_accuracy);
+//! Rows you hold in memory become a [`Dataset`] (from an `ndarray` view or a slice), split
+//! with the documented seeded [`Dataset::split_stratified`]; a solver's checked parameters
+//! [`Fit`] a [`Classifier`] for a [`Task`] on an [`Executor`] (a [`ThreadPool`], MPI ranks, or
+//! yours); the classifier [`Predict`]s rows and evaluates itself on labelled ones.
+//!
+//! ```
+//! use catclass_svm::prelude::*;
+//! // Two well-separated classes of 2-value rows.
+//! let x = ndarray::Array2::from_shape_fn((40, 2), |(i, j)| {
+//!     let class = (i % 2) as f32;
+//!     if j == 0 { class + 0.05 * (i as f32 / 40.0) } else { 1.0 - class }
+//! });
+//! let labels: Vec<&str> = (0..40).map(|i| if i % 2 == 0 { "cat" } else { "dog" }).collect();
+//! let data = Dataset::from_rows(x.view(), labels)?;
+//! let (train, test) = data.split_stratified(0.7, 20);
+//! let task = Task::OneVsOne("dog".into(), "cat".into());
+//! let model = SvmSgd::params().iterations(100).check()?.fit(&train, &task, &ThreadPool::new(2)?)?;
+//! assert_eq!(model.predict(&[1.0f32, 0.0]), Some("dog"));
+//! assert!(model.decision(&[0.0f32, 1.0]) < 0.0);
+//! let report = model.evaluate(&test)?;
+//! assert_eq!(report.metrics.accuracy(), 1.0);
+//! // The same traits, another solver.
+//! let dcd = Dcd::params().c(1.0).check()?.fit(&train, &task, &ThreadPool::new(1)?)?;
+//! assert_eq!(dcd.evaluate(&test)?.metrics.accuracy(), 1.0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The parts, each its own crate and re-exported here: [`sgd`] (the math, `no_std`),
-//! [`store`] (locations and formats), [`exec`] (threads, MPI), [`features`] (images to
-//! feature vectors).
+//! The parts, each its own crate and re-exported here: [`sgd`] (the solvers' math, `no_std`),
+//! [`exec`] (executors: threads, MPI), [`store`] (feature files over any
+//! `object_store::ObjectStore`), [`features`] (images to feature vectors).
+#![deny(missing_docs)]
 
-pub mod extract;
+mod classifier;
+mod dataset;
+mod error;
+mod fit;
 pub mod metrics;
 pub mod model_file;
-pub mod multiclass;
-pub mod photos;
-pub mod pipeline;
-pub mod plot;
-pub mod predict;
-pub mod solver;
 pub mod split;
-pub mod sweep;
-pub mod synthetic;
-pub mod task;
+mod task;
 
 pub use catclass_exec as exec;
 pub use catclass_features as features;
@@ -40,71 +48,27 @@ pub use catclass_sgd as sgd;
 pub use catclass_store as store;
 
 pub use catclass_exec::{Executor, ThreadPool};
+pub use catclass_sgd::MiniBatchSampling;
 pub use catclass_sgd::dcd::{ClassWeight, Loss};
-pub use catclass_sgd::{LinearModel, MiniBatchSampling, SgdParams};
-pub use catclass_store::{Location, StoreOptions};
-pub use extract::{
-    BackendKind, ExtractConfig, ExtractProgress, ExtractReport, FeatureSpec, extract,
+pub use classifier::{Classifier, Evaluation, Metrics, Predict};
+pub use dataset::{ClassLabel, Dataset, Row, Value, Values};
+pub use error::SvmError;
+pub use fit::{
+    Dcd, DcdParams, DcdParamsBuilder, Fit, FitSummary, Regularisation, SgdParams, SgdParamsBuilder,
+    SvmSgd,
 };
-pub use metrics::{BinaryMetrics, Confusion, MulticlassMetrics};
-pub use model_file::{ModelFile, ModelFileError, MulticlassModelFile, SavedModel};
-pub use multiclass::{
-    EvalReport, MulticlassConfig, MulticlassOutcome, MulticlassReport, evaluate, load_model,
-    train_multiclass,
-};
-pub use pipeline::{Evaluation, Stage, TrainConfig, TrainOutcome, TrainReport, train};
-pub use predict::{ClassMargin, PredictConfig, Prediction, predict};
-pub use solver::{DcdConfig, FitSummary, Solver};
+pub use metrics::{BinaryMetrics, ClassMetrics, Confusion, MulticlassMetrics};
 pub use task::Task;
 
-/// Errors of the pipeline.
-#[derive(Debug, thiserror::Error)]
-pub enum SvmError {
-    /// Storage or file format.
-    #[error(transparent)]
-    Store(#[from] catclass_store::StoreError),
-    /// The solver refused the data or parameters.
-    #[error(transparent)]
-    Train(#[from] catclass_sgd::TrainError),
-    /// Parameters refused.
-    #[error(transparent)]
-    Params(#[from] catclass_sgd::ParamError),
-    /// Executor could not start.
-    #[error(transparent)]
-    Exec(#[from] catclass_exec::ExecError),
-    /// A model file refused.
-    #[error("{file}: {source}")]
-    Model {
-        /// The file.
-        file: String,
-        /// Why.
-        source: ModelFileError,
-    },
-    /// One vs one with the same class twice.
-    #[error("one vs one needs two different classes, got {0:?} twice")]
-    SameClass(String),
-    /// No row for the task at a location.
-    #[error("{location}: no feature file for {task}")]
-    NoRows {
-        /// Where.
-        location: String,
-        /// The task title.
-        task: String,
-    },
-    /// Test features of another length than the training ones.
-    #[error("{location}: test features have {test} values, training features {train}")]
-    TestDimension {
-        /// Training dimension.
-        train: usize,
-        /// Test dimension.
-        test: usize,
-        /// Test location.
-        location: String,
-    },
-    /// An argument refused.
-    #[error("{0}")]
-    Invalid(String),
-    /// A chart could not be drawn.
-    #[error(transparent)]
-    Plot(#[from] plot::PlotError),
+/// The names most programs need: `use catclass_svm::prelude::*;`.
+///
+/// ```
+/// use catclass_svm::prelude::*;
+/// let _ = (Task::Multiclass, SvmSgd::params(), Dcd::params());
+/// ```
+pub mod prelude {
+    pub use crate::{
+        Classifier, Dataset, Dcd, Evaluation, Executor, Fit, Metrics, Predict, SvmError, SvmSgd,
+        Task, ThreadPool,
+    };
 }

@@ -130,16 +130,6 @@ pub struct MulticlassMetrics {
 }
 
 impl MulticlassMetrics {
-    /// The confusion-matrix heat map (SVG and PNG) titled `title`: class names on both axes,
-    /// cells shaded by the share of their true class's rows and labelled with their counts.
-    pub fn confusion_chart(
-        &self,
-        title: &str,
-    ) -> Result<crate::plot::Chart, crate::plot::PlotError> {
-        let classes: Vec<String> = self.per_class.iter().map(|c| c.class.clone()).collect();
-        crate::plot::confusion_chart(&classes, &self.confusion, title)
-    }
-
     /// Metrics of `(truth, prediction)` class-index pairs over `classes` (indices must be
     /// below `classes.len()`; others are ignored).
     pub fn from_pairs(classes: &[String], pairs: impl IntoIterator<Item = (usize, usize)>) -> Self {

@@ -13,9 +13,10 @@
 //! Weights are written as the shortest decimal that reads back to the same `f64`.
 //! Loading checks the format name and version first, then every field's type.
 
-use crate::solver::SolverRecord;
-use crate::task::Task;
-use catclass_sgd::LinearModel;
+use crate::fit::{DcdParams, Regularisation, SgdParams};
+use crate::{Classifier, SvmError, Task};
+use catclass_sgd::dcd::{ClassWeight, Loss};
+use catclass_sgd::{LinearModel, MiniBatchSampling};
 use serde::{Deserialize, Serialize};
 
 /// The format name in every model file.
@@ -73,12 +74,132 @@ pub struct ModelFile {
     pub training: TrainingRecord,
 }
 
+/// DCD settings as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DcdRecord {
+    /// `hinge` or `squared-hinge`.
+    pub loss: String,
+    /// Stopping tolerance.
+    pub tol: f64,
+    /// Epoch limit.
+    pub max_epochs: usize,
+    /// `none`, `balanced` or `pos=..,neg=..`.
+    pub class_weight: String,
+    /// Permutation seed.
+    pub seed: u64,
+    /// The cost `C`, when it was given as such (`reg_param` is then 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c: Option<f64>,
+}
+
+/// Solver settings recorded with a model (enough to retrain it). MLlib's fields keep their
+/// meaning; for DCD `iterations`, `step` and `convergence_tol` are 0 and `dcd` holds its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolverRecord {
+    /// Updates asked for (MLlib).
+    pub iterations: usize,
+    /// Initial step (MLlib).
+    pub step: f64,
+    /// L2 strength (both solvers).
+    pub reg_param: f64,
+    /// Mini-batch fraction (MLlib).
+    pub mini_batch_fraction: f64,
+    /// Convergence tolerance (MLlib).
+    pub convergence_tol: f64,
+    /// Whether an intercept was fitted.
+    pub intercept: bool,
+    /// Spark partitions used for sampling, if MLlib's sampler was asked for.
+    pub mllib_partitions: Option<usize>,
+    /// DCD settings, when DCD trained the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dcd: Option<DcdRecord>,
+}
+
+impl From<&SgdParams> for SolverRecord {
+    fn from(p: &SgdParams) -> Self {
+        SolverRecord {
+            iterations: p.iterations(),
+            step: p.step(),
+            reg_param: p.reg_param(),
+            mini_batch_fraction: p.mini_batch_fraction(),
+            convergence_tol: p.convergence_tol(),
+            intercept: p.intercept(),
+            mllib_partitions: match p.sampling() {
+                MiniBatchSampling::Spark { partitions } => Some(partitions),
+                MiniBatchSampling::ChaCha { .. } => None,
+            },
+            dcd: None,
+        }
+    }
+}
+
+impl From<&DcdParams> for SolverRecord {
+    fn from(p: &DcdParams) -> Self {
+        let (reg_param, c) = match p.regularisation() {
+            Regularisation::RegParam(reg) => (reg, None),
+            Regularisation::C(c) => (0.0, Some(c)),
+        };
+        SolverRecord {
+            iterations: 0,
+            step: 0.0,
+            reg_param,
+            mini_batch_fraction: 1.0,
+            convergence_tol: 0.0,
+            intercept: p.intercept(),
+            mllib_partitions: None,
+            dcd: Some(DcdRecord {
+                loss: match p.loss() {
+                    Loss::Hinge => "hinge".into(),
+                    Loss::SquaredHinge => "squared-hinge".into(),
+                },
+                tol: p.tol(),
+                max_epochs: p.max_epochs(),
+                class_weight: match p.class_weight() {
+                    ClassWeight::None => "none".into(),
+                    ClassWeight::Balanced => "balanced".into(),
+                    ClassWeight::Custom { pos, neg } => format!("pos={pos},neg={neg}"),
+                },
+                seed: p.seed(),
+                c,
+            }),
+        }
+    }
+}
+
 /// Why a model file was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ModelFileError {
-    /// Not JSON, or a field of the wrong type.
+    /// Not JSON, or a field missing, unknown or of the wrong type (serde's message).
     #[error("not a valid model file: {0}")]
-    Invalid(String),
+    Json(String),
+    /// A one-vs-rest task in a file without `classes` and `models`.
+    #[error("a one-vs-rest task needs \"classes\" and \"models\"")]
+    MulticlassWithoutModels,
+    /// Not one model per class.
+    #[error("{models} models for {classes} classes")]
+    ModelCount {
+        /// Models in the file.
+        models: usize,
+        /// Classes in the file.
+        classes: usize,
+    },
+    /// `classes` not sorted, or a class twice.
+    #[error("\"classes\" must be sorted and distinct")]
+    UnsortedClasses,
+    /// A model under another class than its place says.
+    #[error("model for {found:?} where class {expected:?} was expected")]
+    ModelClass {
+        /// The model's class.
+        found: String,
+        /// The class at its place.
+        expected: String,
+    },
+    /// No `version`, or not an integer.
+    #[error("missing or non-integer \"version\"")]
+    MissingVersion,
     /// Another file format.
     #[error("not a catclass-svm model (format {0:?})")]
     Format(String),
@@ -171,6 +292,30 @@ impl SavedModel {
             SavedModel::Multiclass(m) => m.feature_dim,
         }
     }
+
+    /// The classifier the file holds.
+    ///
+    /// ```
+    /// use catclass_svm::Predict;
+    /// use catclass_svm::model_file::SavedModel;
+    /// let json = br#"{"format": "catclass-svm-model", "version": 1,
+    ///   "task": {"kind": "one-vs-one", "positive": "cat", "negative": "dog"},
+    ///   "feature_dim": 2, "weights": [1.0, -1.0], "intercept": 0.0, "threshold": 0.0,
+    ///   "solver": "mllib-sgd", "params": {"iterations": 100, "step": 1.0, "reg_param": 0.01,
+    ///     "mini_batch_fraction": 1.0, "convergence_tol": 0.001, "intercept": false,
+    ///     "mllib_partitions": null},
+    ///   "training": {"features": "f", "test_features": null, "train_fraction": 0.7, "seed": 20,
+    ///     "train_rows": 10, "catclass_version": "0.1.0"}}"#;
+    /// let model = SavedModel::from_json(json)?.classifier()?;
+    /// assert_eq!(model.predict(&[1.0f32, 0.0]), Some("cat"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn classifier(&self) -> Result<Classifier, SvmError> {
+        match self {
+            SavedModel::Binary(m) => Classifier::new(m.task.clone(), vec![m.linear()]),
+            SavedModel::Multiclass(m) => Classifier::multiclass(m.classes.clone(), m.linear()),
+        }
+    }
 }
 
 impl MulticlassModelFile {
@@ -181,25 +326,22 @@ impl MulticlassModelFile {
 
     fn from_value(value: serde_json::Value) -> Result<Self, ModelFileError> {
         let model: MulticlassModelFile =
-            serde_json::from_value(value).map_err(|e| ModelFileError::Invalid(e.to_string()))?;
+            serde_json::from_value(value).map_err(|e| ModelFileError::Json(e.to_string()))?;
         if model.classes.is_empty() || model.models.len() != model.classes.len() {
-            return Err(ModelFileError::Invalid(format!(
-                "{} models for {} classes",
-                model.models.len(),
-                model.classes.len()
-            )));
+            return Err(ModelFileError::ModelCount {
+                models: model.models.len(),
+                classes: model.classes.len(),
+            });
         }
         if model.classes.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(ModelFileError::Invalid(
-                "\"classes\" must be sorted and distinct".into(),
-            ));
+            return Err(ModelFileError::UnsortedClasses);
         }
         for (m, c) in model.models.iter().zip(&model.classes) {
             if &m.class != c {
-                return Err(ModelFileError::Invalid(format!(
-                    "model for {:?} where class {c:?} was expected",
-                    m.class
-                )));
+                return Err(ModelFileError::ModelClass {
+                    found: m.class.clone(),
+                    expected: c.clone(),
+                });
             }
             if m.weights.len() != model.feature_dim {
                 return Err(ModelFileError::Dimension {
@@ -234,7 +376,7 @@ impl MulticlassModelFile {
 /// Parses JSON and checks the format name and version.
 fn check_header(bytes: &[u8]) -> Result<serde_json::Value, ModelFileError> {
     let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ModelFileError::Invalid(e.to_string()))?;
+        serde_json::from_slice(bytes).map_err(|e| ModelFileError::Json(e.to_string()))?;
     let format = value
         .get("format")
         .and_then(|f| f.as_str())
@@ -245,9 +387,7 @@ fn check_header(bytes: &[u8]) -> Result<serde_json::Value, ModelFileError> {
     match value.get("version").and_then(|v| v.as_u64()) {
         Some(v) if v == u64::from(MODEL_VERSION) => Ok(value),
         Some(found) => Err(ModelFileError::Version { found }),
-        None => Err(ModelFileError::Invalid(
-            "missing or non-integer \"version\"".into(),
-        )),
+        None => Err(ModelFileError::MissingVersion),
     }
 }
 
@@ -268,7 +408,10 @@ impl ModelFile {
 
     fn from_value(value: serde_json::Value) -> Result<Self, ModelFileError> {
         let model: ModelFile =
-            serde_json::from_value(value).map_err(|e| ModelFileError::Invalid(e.to_string()))?;
+            serde_json::from_value(value).map_err(|e| ModelFileError::Json(e.to_string()))?;
+        if !model.task.is_binary() {
+            return Err(ModelFileError::MulticlassWithoutModels);
+        }
         if model.weights.len() != model.feature_dim {
             return Err(ModelFileError::Dimension {
                 weights: model.weights.len(),
@@ -311,8 +454,7 @@ mod tests {
                 })
                 .collect(),
             solver: "mllib-sgd".into(),
-            params: crate::Solver::MllibSgd(catclass_sgd::SgdParams::builder().check().unwrap())
-                .record(),
+            params: SolverRecord::from(&crate::SvmSgd::params().check().unwrap()),
             training: TrainingRecord {
                 features: "f".into(),
                 test_features: None,
@@ -378,22 +520,19 @@ mod tests {
         );
         let e = edited(|v| v["models"][0]["weights"] = "heavy".into()).unwrap_err();
         assert!(
-            matches!(&e, ModelFileError::Invalid(m) if m.contains("invalid type")),
+            matches!(&e, ModelFileError::Json(m) if m.contains("invalid type")),
             "{e}"
         );
         let e = edited(|v| v["surprise"] = 1.into()).unwrap_err();
         assert!(
-            matches!(&e, ModelFileError::Invalid(m) if m.contains("unknown field")),
+            matches!(&e, ModelFileError::Json(m) if m.contains("unknown field")),
             "{e}"
         );
         let e = edited(|v| v["classes"] = serde_json::json!(["c01", "c00"])).unwrap_err();
-        assert!(
-            matches!(&e, ModelFileError::Invalid(m) if m.contains("sorted")),
-            "{e}"
-        );
+        assert!(matches!(&e, ModelFileError::UnsortedClasses), "{e}");
         let e = edited(|v| v["models"][1]["class"] = "c07".into()).unwrap_err();
         assert!(
-            matches!(&e, ModelFileError::Invalid(m) if m.contains("c07")),
+            matches!(&e, ModelFileError::ModelClass { found, .. } if found == "c07"),
             "{e}"
         );
     }

@@ -28,10 +28,10 @@ pub struct Split {
 }
 
 /// Splits rows by class (`classes[i]` is row `i`'s class; rows are in file-name order).
-pub fn stratified_split(classes: &[String], fraction: f64, seed: u64) -> Split {
+pub fn stratified_split<S: AsRef<str>>(classes: &[S], fraction: f64, seed: u64) -> Split {
     let mut by_class: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, c) in classes.iter().enumerate() {
-        by_class.entry(c).or_default().push(i);
+        by_class.entry(c.as_ref()).or_default().push(i);
     }
     let mut split = Split {
         train: Vec::new(),

@@ -1,78 +1,116 @@
-//! What is learned: one class against another, or against all the others.
+//! What is learned: one class against another, one class against the rest, or every class.
 
 use serde::{Deserialize, Serialize};
 
-/// A binary task over class names (matched exactly, never as substrings).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+/// A classification task over class names (matched exactly, never as substrings).
+///
+/// ```
+/// use catclass_svm::Task;
+/// let t = Task::OneVsOne("wheaten_terrier".into(), "yorkshire_terrier".into());
+/// assert!(t.includes("wheaten_terrier") && !t.includes("pug"));
+/// assert_eq!(t.to_string(), "wheaten_terrier vs yorkshire_terrier");
+/// assert!(Task::OneVsRest("pug".into()).includes("boxer"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "TaskRecord", into = "TaskRecord")]
 pub enum Task {
-    /// `positive` (label 1) against `negative` (label 0); other classes are left out.
-    OneVsOne {
-        /// Class labelled 1.
-        positive: String,
-        /// Class labelled 0.
-        negative: String,
-    },
-    /// `positive` (label 1) against every other class (label 0).
-    OneVsAll {
-        /// Class labelled 1.
-        positive: String,
-    },
+    /// The first class (positive, label 1) against the second (label 0); rows of other
+    /// classes are left out.
+    OneVsOne(String, String),
+    /// One class (positive) against every other class.
+    OneVsRest(String),
+    /// Every class against the rest: one model per class, the largest margin wins.
+    Multiclass,
 }
 
 impl Task {
-    /// The seed's arguments: `<CLASS_A> <CLASS_B | None>`.
-    pub fn from_args(a: &str, b: &str) -> Self {
-        if b == "None" {
-            Task::OneVsAll {
-                positive: a.to_string(),
-            }
-        } else {
-            Task::OneVsOne {
-                positive: a.to_string(),
-                negative: b.to_string(),
-            }
-        }
-    }
-
-    /// The positive class.
-    pub fn positive(&self) -> &str {
-        match self {
-            Task::OneVsOne { positive, .. } | Task::OneVsAll { positive } => positive,
-        }
-    }
-
-    /// The negative class, or `"None"` for one vs all (the seed's word).
-    pub fn negative_name(&self) -> &str {
-        match self {
-            Task::OneVsOne { negative, .. } => negative,
-            Task::OneVsAll { .. } => "None",
-        }
-    }
-
     /// Whether rows of `class` take part.
     pub fn includes(&self, class: &str) -> bool {
         match self {
-            Task::OneVsOne { positive, negative } => class == positive || class == negative,
-            Task::OneVsAll { .. } => true,
+            Task::OneVsOne(a, b) => class == a || class == b,
+            Task::OneVsRest(_) | Task::Multiclass => true,
         }
     }
 
-    /// Label of a row of `class` (1.0 positive, 0.0 otherwise).
-    pub fn label(&self, class: &str) -> f64 {
-        if class == self.positive() { 1.0 } else { 0.0 }
-    }
-
-    /// `A - B` as the seed's result file names it.
-    pub fn title(&self) -> String {
-        format!("{} - {}", self.positive(), self.negative_name())
-    }
-
-    /// `one-vs-one` or `one-vs-all`.
-    pub fn kind(&self) -> &'static str {
+    /// The positive class of a binary task (`None` for [`Task::Multiclass`]).
+    pub fn positive(&self) -> Option<&str> {
         match self {
-            Task::OneVsOne { .. } => "one-vs-one",
-            Task::OneVsAll { .. } => "one-vs-all",
+            Task::OneVsOne(a, _) | Task::OneVsRest(a) => Some(a),
+            Task::Multiclass => None,
         }
+    }
+
+    /// Whether the task trains a single binary model.
+    pub fn is_binary(&self) -> bool {
+        !matches!(self, Task::Multiclass)
+    }
+
+    /// The classes a task names (both of one vs one, the positive of one vs rest).
+    pub fn named_classes(&self) -> Vec<&str> {
+        match self {
+            Task::OneVsOne(a, b) => vec![a, b],
+            Task::OneVsRest(a) => vec![a],
+            Task::Multiclass => Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Task::OneVsOne(a, b) => write!(f, "{a} vs {b}"),
+            Task::OneVsRest(a) => write!(f, "{a} vs rest"),
+            Task::Multiclass => f.write_str("every class vs rest"),
+        }
+    }
+}
+
+/// How a task is written in model and report files (`{"kind": "one-vs-one", ...}`).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[allow(clippy::enum_variant_names)] // the names are the file format's
+enum TaskRecord {
+    OneVsOne { positive: String, negative: String },
+    OneVsAll { positive: String },
+    OneVsRest,
+}
+
+impl From<TaskRecord> for Task {
+    fn from(r: TaskRecord) -> Self {
+        match r {
+            TaskRecord::OneVsOne { positive, negative } => Task::OneVsOne(positive, negative),
+            TaskRecord::OneVsAll { positive } => Task::OneVsRest(positive),
+            TaskRecord::OneVsRest => Task::Multiclass,
+        }
+    }
+}
+
+impl From<Task> for TaskRecord {
+    fn from(t: Task) -> Self {
+        match t {
+            Task::OneVsOne(positive, negative) => TaskRecord::OneVsOne { positive, negative },
+            Task::OneVsRest(positive) => TaskRecord::OneVsAll { positive },
+            Task::Multiclass => TaskRecord::OneVsRest,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_as_the_model_files_write_it() {
+        let t = Task::OneVsOne("a".into(), "b".into());
+        let s = serde_json::to_string(&t).unwrap();
+        assert_eq!(s, r#"{"kind":"one-vs-one","positive":"a","negative":"b"}"#);
+        assert_eq!(serde_json::from_str::<Task>(&s).unwrap(), t);
+        let t = Task::OneVsRest("a".into());
+        let s = serde_json::to_string(&t).unwrap();
+        assert_eq!(s, r#"{"kind":"one-vs-all","positive":"a"}"#);
+        assert_eq!(serde_json::from_str::<Task>(&s).unwrap(), t);
+        let s = serde_json::to_string(&Task::Multiclass).unwrap();
+        assert_eq!(s, r#"{"kind":"one-vs-rest"}"#);
+        assert!(serde_json::from_str::<Task>(r#"{"kind":"one-vs-all"}"#).is_err());
     }
 }

@@ -2,8 +2,8 @@
 //! its JSON files, the golden cases and generated features.
 #![allow(dead_code)] // each test file uses some of them
 
-use catclass_svm::synthetic::pets_like;
-use catclass_svm::{Location, StoreOptions};
+use catclass_app::synthetic::pets_like;
+use catclass_svm::store::{Location, StoreOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -57,8 +57,13 @@ pub fn json(path: &Path) -> Value {
 /// Writes generated features (`breeds` classes of 20 rows of `dim` values) under
 /// `dir/features`; returns that location.
 pub fn features(dir: &Path, breeds: usize, dim: usize) -> String {
+    features_of(dir, &pets_like(3, breeds, 20, dim))
+}
+
+/// Writes `pets` as feature files under `dir/features`; returns that location.
+pub fn features_of(dir: &Path, pets: &catclass_app::synthetic::SyntheticPets) -> String {
     let spec = dir.join("features").to_string_lossy().into_owned();
     let loc = Location::create(&spec, &StoreOptions::default()).unwrap();
-    catclass_svm::store::block_on(pets_like(3, breeds, 20, dim).write_json_files(&loc, 8)).unwrap();
+    catclass_svm::store::block_on(pets.write_json_files(&loc, 8)).unwrap();
     spec
 }

@@ -6,8 +6,7 @@
 //! ~ N(0, 0.45); a row is `max(mean + N(0, 1), 0) * exp(N(0, 0.25)) * 1.6`, rounded to f32
 //! (the recipe of the MLlib golden cases' generator). About 60 % of the values are 0.
 
-use catclass_store::{Location, StoreError, seed_json};
-use futures::{StreamExt, TryStreamExt};
+use catclass_store::{FeatureMatrix, FeatureSet, Location, StoreError};
 use rand_chacha::ChaCha12Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -119,29 +118,26 @@ impl SyntheticPets {
         &self.values[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// The rows as feature files would hold them: `<name>.json`, class, values.
+    pub fn to_feature_set(&self) -> FeatureSet {
+        FeatureSet {
+            names: self.names.iter().map(|n| format!("{n}.json")).collect(),
+            classes: self.classes.clone(),
+            dim: self.dim,
+            values: FeatureMatrix::F32(self.values.clone()),
+        }
+    }
+
     /// Writes every row as a seed feature file `<name>.json` into `loc`, `concurrency` writes
-    /// in flight, formatting on the I/O runtime's workers.
+    /// in flight (on the caller's tokio runtime).
     pub async fn write_json_files(
         &self,
         loc: &Location,
         concurrency: usize,
     ) -> Result<(), StoreError> {
-        let rt = catclass_store::runtime();
-        futures::stream::iter(0..self.names.len())
-            .map(|i| {
-                let loc = loc.clone();
-                let name = format!("{}.json", self.names[i]);
-                let row = self.row(i).to_vec();
-                let task = rt.spawn(async move { loc.put(&name, seed_json::to_json(&row)).await });
-                async move {
-                    task.await
-                        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
-                }
-            })
-            .buffer_unordered(concurrency.max(1))
-            .try_collect::<Vec<()>>()
+        self.to_feature_set()
+            .write_json_files(loc, concurrency)
             .await
-            .map(|_| ())
     }
 }
 

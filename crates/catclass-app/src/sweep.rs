@@ -6,25 +6,34 @@
 //! settings run in parallel on the executor's workers, each fit sequentially (results do not
 //! depend on the number of workers).
 
-use crate::metrics::{BinaryMetrics, Confusion, MulticlassMetrics};
-use crate::multiclass::{fit_one_vs_rest_matrix, predict_classes};
-use crate::solver::{Solver, fit_matrix};
-use crate::split::stratified_split;
-use crate::task::Task;
-use crate::{Executor, SvmError};
-use catclass_sgd::reduce::{BlockFn, BlockReducer, Partial, Sequential};
-use catclass_sgd::{MiniBatchSampling, SgdParams};
+use crate::solver::Solver;
+use crate::train::{seed_title, values};
+use crate::{AppError, Executor};
+use catclass_sgd::Sequential;
 use catclass_store::{FeatureCatalog, FeatureEntry, Location, StoreOptions};
+use catclass_svm::{Dataset, Fit, Metrics, Predict, Task};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
+
+/// Sweep settings refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SweepError {
+    /// A training share outside (0, 1).
+    #[error("training shares must be in (0, 1), got {0}")]
+    Share(f64),
+    /// No share or no repeat.
+    #[error("a sweep needs at least one share and one repeat")]
+    Empty,
+}
 
 /// What a sweep trains.
 #[derive(Debug, Clone)]
 pub struct SweepConfig {
     /// Feature location.
     pub features: String,
-    /// A binary task, or `None` for one vs rest over every class.
-    pub task: Option<Task>,
+    /// What is learned at every point.
+    pub task: Task,
     /// Training shares, each in (0, 1).
     pub fractions: Vec<f64>,
     /// Repeats per share; repeat `r` uses seed `seed + r`.
@@ -111,104 +120,46 @@ impl Sweep {
         v.dedup();
         v
     }
-
-    /// `sweep.svg` and `sweep.png`: per metric the mean line and the min-max band against the
-    /// training share, the majority baseline dashed, titled with the classes and settings.
-    pub fn chart(&self) -> Result<crate::plot::Chart, crate::plot::PlotError> {
-        crate::plot::sweep_chart(self)
-    }
 }
 
-/// One worker's executor: blocks and maps on the calling thread.
-struct Serial;
-
-impl BlockReducer for Serial {
-    fn reduce(
-        &self,
-        n_blocks: usize,
-        len: usize,
-        block: &BlockFn<'_>,
-    ) -> Result<Partial, catclass_sgd::TrainError> {
-        Sequential.reduce(n_blocks, len, block)
-    }
-}
-
-impl Executor for Serial {
-    fn map<T: Send, F: Fn(usize) -> T + Sync + Send>(&self, n: usize, f: F) -> Vec<T> {
-        (0..n).map(f).collect()
-    }
-
-    fn threads(&self) -> usize {
-        1
-    }
-}
-
-/// `p` with our sampler seeded `seed` (as `catclass train --seed seed` does); MLlib's sampler
-/// is kept as is.
-fn reseeded(p: &SgdParams, seed: u64) -> Result<SgdParams, SvmError> {
-    let sampling = match p.sampling() {
-        MiniBatchSampling::ChaCha { .. } => MiniBatchSampling::ChaCha { seed },
-        spark => spark,
-    };
-    Ok(SgdParams::builder()
-        .iterations(p.iterations())
-        .step(p.step())
-        .reg_param(p.reg_param())
-        .mini_batch_fraction(p.mini_batch_fraction())
-        .convergence_tol(p.convergence_tol())
-        .intercept(p.intercept())
-        .sampling(sampling)
-        .check()?)
-}
-
-/// Runs the sweep of `cfg` on `exec` (settings in parallel).
-pub fn sweep<E: Executor>(cfg: &SweepConfig, exec: &E) -> Result<Sweep, SvmError> {
+/// Runs the sweep of `cfg` on `exec` (settings in parallel, each fit on one thread).
+pub fn sweep<E: Executor>(cfg: &SweepConfig, exec: &E) -> Result<Sweep, AppError> {
     if let Some(bad) = cfg.fractions.iter().find(|f| !(**f > 0.0 && **f < 1.0)) {
-        return Err(SvmError::Invalid(format!(
-            "training shares must be in (0, 1), got {bad}"
-        )));
+        return Err(SweepError::Share(*bad).into());
     }
     if cfg.fractions.is_empty() || cfg.repeats == 0 {
-        return Err(SvmError::Invalid(
-            "a sweep needs at least one share and one repeat".into(),
-        ));
+        return Err(SweepError::Empty.into());
     }
-    if let Some(Task::OneVsOne { positive, negative }) = &cfg.task
-        && positive == negative
+    if let Task::OneVsOne(a, b) = &cfg.task
+        && a == b
     {
-        return Err(SvmError::SameClass(positive.clone()));
+        return Err(catclass_svm::SvmError::SameClass(a.clone()).into());
     }
     let (entries, set) = catclass_store::block_on(async {
         let loc = Location::open(&cfg.features, &cfg.store)?;
         let catalog = FeatureCatalog::list_as(&loc, cfg.store.feature_format).await?;
-        if let Some(task) = &cfg.task {
-            catalog.require_class(task.positive())?;
-            if let Task::OneVsOne { negative, .. } = task {
-                catalog.require_class(negative)?;
-            }
+        for class in cfg.task.named_classes() {
+            catalog.require_class(class)?;
         }
         let entries: Vec<FeatureEntry> = catalog
             .entries()
             .iter()
-            .filter(|e| cfg.task.as_ref().is_none_or(|t| t.includes(&e.class)))
+            .filter(|e| cfg.task.includes(&e.class))
             .cloned()
             .collect();
         let set = catalog
             .read(&entries, cfg.store.concurrency, &|_| {})
             .await?;
-        Ok::<_, SvmError>((entries, set))
+        Ok::<_, AppError>((entries, set))
     })?;
-    let classes: Vec<String> = entries.iter().map(|e| e.class.clone()).collect();
-    let mut class_list = classes.clone();
-    class_list.sort();
-    class_list.dedup();
-    if cfg.task.is_none() && class_list.len() < 2 {
-        return Err(SvmError::Invalid(format!(
-            "{}: one vs rest needs at least two classes",
-            cfg.features
-        )));
+    let classes: Vec<&str> = entries.iter().map(|e| e.class.as_str()).collect();
+    let data = Dataset::from_values(values(set.values), set.dim, classes)?;
+    if cfg.task == Task::Multiclass && data.classes().len() < 2 {
+        return Err(AppError::TooFewClasses {
+            location: cfg.features.clone(),
+            found: data.classes().to_vec(),
+        });
     }
-    let dim = set.dim;
     let settings: Vec<(f64, u64)> = cfg
         .fractions
         .iter()
@@ -217,78 +168,22 @@ pub fn sweep<E: Executor>(cfg: &SweepConfig, exec: &E) -> Result<Sweep, SvmError
     let points = exec.map(settings.len(), |i| {
         let (share, r) = settings[i];
         let seed = cfg.seed + r;
-        let split = stratified_split(&classes, share, seed);
-        let x = set.values.select_rows(&split.train, dim);
-        let test_x = set.values.select_rows(&split.test, dim);
-        let solver = match &cfg.solver {
-            Solver::MllibSgd(p) => Solver::MllibSgd(reseeded(p, seed)?),
-            Solver::Dcd(c) => Solver::Dcd(crate::solver::DcdConfig { seed, ..*c }),
-        };
+        let (train, test) = data.split_stratified(share, seed);
+        let solver = cfg.solver.reseeded(seed)?;
         let t = Instant::now();
-        let (accuracy, balanced_accuracy, f1, majority_baseline, train_seconds) = match &cfg.task {
-            Some(task) => {
-                let labels: Vec<f64> = split
-                    .train
-                    .iter()
-                    .map(|&r| task.label(&classes[r]))
-                    .collect();
-                let (model, _) = fit_matrix(&solver, &x, &labels, dim, 0, labels.len(), &Serial)?;
-                let secs = t.elapsed().as_secs_f64();
-                let pairs = predict_classes(std::slice::from_ref(&model), &test_x, dim, &Serial)
-                    .into_iter()
-                    .zip(&split.test)
-                    .map(|((_, m), &r)| (task.label(&classes[r]) == 1.0, m[0] > model.threshold));
-                let m = BinaryMetrics::from_confusion(Confusion::from_pairs(pairs));
-                (
-                    m.accuracy,
-                    m.balanced_accuracy,
-                    m.f1,
-                    m.majority_baseline,
-                    secs,
-                )
-            }
-            None => {
-                let index = |c: &str| {
-                    class_list
-                        .binary_search_by(|x| x.as_str().cmp(c))
-                        .unwrap_or(0)
-                };
-                let labels: Vec<f64> = split
-                    .train
-                    .iter()
-                    .map(|&r| index(&classes[r]) as f64)
-                    .collect();
-                let fits = fit_one_vs_rest_matrix(
-                    &solver,
-                    &x,
-                    &labels,
-                    dim,
-                    0,
-                    labels.len(),
-                    class_list.len(),
-                    &Serial,
-                )?;
-                let secs = t.elapsed().as_secs_f64();
-                let models: Vec<_> = fits.into_iter().map(|f| f.model).collect();
-                let predicted = predict_classes(&models, &test_x, dim, &Serial);
-                let m = MulticlassMetrics::from_pairs(
-                    &class_list,
-                    split
-                        .test
-                        .iter()
-                        .map(|&r| index(&classes[r]))
-                        .zip(predicted.iter().map(|(k, _)| *k)),
-                );
-                (
+        let model = solver.fit(&train, &cfg.task, &Sequential)?;
+        let train_seconds = t.elapsed().as_secs_f64();
+        let (accuracy, balanced_accuracy, f1, majority_baseline) =
+            match model.evaluate(&test)?.metrics {
+                Metrics::Binary(m) => (m.accuracy, m.balanced_accuracy, m.f1, m.majority_baseline),
+                Metrics::Multiclass(m) => (
                     m.accuracy,
                     m.balanced_accuracy,
                     m.macro_f1,
                     m.majority_baseline,
-                    secs,
-                )
-            }
-        };
-        Ok::<_, SvmError>(SweepPoint {
+                ),
+            };
+        Ok::<_, AppError>(SweepPoint {
             share,
             seed,
             accuracy,
@@ -300,8 +195,8 @@ pub fn sweep<E: Executor>(cfg: &SweepConfig, exec: &E) -> Result<Sweep, SvmError
     });
     let points = points.into_iter().collect::<Result<Vec<_>, _>>()?;
     let what = match &cfg.task {
-        Some(t) => t.title(),
-        None => format!("one vs rest, {} classes", class_list.len()),
+        Task::Multiclass => format!("one vs rest, {} classes", data.classes().len()),
+        t => seed_title(t),
     };
     Ok(Sweep {
         title: format!(
@@ -318,7 +213,8 @@ pub fn sweep<E: Executor>(cfg: &SweepConfig, exec: &E) -> Result<Sweep, SvmError
 mod tests {
     use super::*;
     use crate::synthetic::pets_like;
-    use crate::{Evaluation, ThreadPool, TrainConfig};
+    use crate::train::{TestRows, TrainConfig, TrainOutcome};
+    use catclass_svm::{SvmSgd, ThreadPool};
 
     #[test]
     fn each_point_equals_a_train_run_and_threads_do_not_matter() {
@@ -327,18 +223,16 @@ mod tests {
         let loc = Location::create(&spec, &StoreOptions::default()).unwrap();
         catclass_store::block_on(pets_like(2, 3, 20, 16).write_json_files(&loc, 8)).unwrap();
         let solver = Solver::MllibSgd(
-            SgdParams::builder()
+            SvmSgd::params()
                 .iterations(15)
                 .mini_batch_fraction(0.5)
                 .check()
                 .unwrap(),
         );
-        let task = Task::OneVsAll {
-            positive: "Bengal".into(),
-        };
+        let task = Task::OneVsRest("Bengal".into());
         let cfg = SweepConfig {
             features: spec.clone(),
-            task: Some(task.clone()),
+            task: task.clone(),
             fractions: vec![0.3, 0.7],
             repeats: 2,
             seed: 4,
@@ -356,38 +250,31 @@ mod tests {
         assert_eq!(strip(&two), strip(&one));
         assert_eq!(two.points.len(), 4);
         assert_eq!((two.points[3].share, two.points[3].seed), (0.7, 5));
-        let train = crate::train(
+        let train = crate::train::train(
             &TrainConfig {
                 features: spec.clone(),
                 task,
-                evaluation: Evaluation::Split {
+                test: TestRows::Split {
                     train_fraction: 0.7,
                 },
                 seed: 5,
-                solver: Solver::MllibSgd(
-                    reseeded(
-                        &SgdParams::builder()
-                            .iterations(15)
-                            .mini_batch_fraction(0.5)
-                            .check()
-                            .unwrap(),
-                        5,
-                    )
-                    .unwrap(),
-                ),
+                solver: solver.reseeded(5).unwrap(),
                 store: StoreOptions::default(),
             },
             &ThreadPool::new(2).unwrap(),
             &|_| {},
         )
         .unwrap();
-        assert_eq!(two.points[3].accuracy, train.report.test_accuracy);
-        assert_eq!(two.points[3].f1, train.report.f1);
+        let TrainOutcome::Binary { report, .. } = train else {
+            panic!("binary run gave a multiclass outcome");
+        };
+        assert_eq!(two.points[3].accuracy, report.test_accuracy);
+        assert_eq!(two.points[3].f1, report.f1);
         let csv = two.to_csv();
         assert_eq!(csv.lines().count(), 5);
         assert!(csv.starts_with("share,seed,accuracy"));
         assert_eq!(two.shares(), vec![0.3, 0.7]);
-        let chart = two.chart().unwrap();
+        let chart = crate::plot::sweep_chart(&two).unwrap();
         assert!(chart.svg.contains("<svg") && chart.svg.trim_end().ends_with("</svg>"));
         assert_eq!(
             chart.svg.matches("<polygon").count(),
@@ -399,7 +286,7 @@ mod tests {
 
         let multi = sweep(
             &SweepConfig {
-                task: None,
+                task: Task::Multiclass,
                 ..cfg.clone()
             },
             &ThreadPool::new(2).unwrap(),

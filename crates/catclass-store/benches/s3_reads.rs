@@ -6,7 +6,7 @@
 //! the data; the s3s-fs binary must be installed, see catclass-testkit.)
 
 use catclass_store::{
-    FeatureCatalog, Location, S3Credentials, S3Options, StoreOptions, block_on, seed_json,
+    FeatureCatalog, Location, S3Credentials, S3Options, StoreOptions, block_on, feature_json,
 };
 use catclass_testkit::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -55,7 +55,7 @@ fn upload(server: &S3Server, files: usize, dim: usize) {
                         })
                         .collect();
                     let name = format!("breed{}_{}.jpg.json", i % 37, i + 1);
-                    loc.put(&name, seed_json::to_json(&values).into_bytes())
+                    loc.put(&name, feature_json::to_json(&values).into_bytes())
                         .await
                 }
             })

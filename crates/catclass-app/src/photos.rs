@@ -2,11 +2,35 @@
 //! for demos and tests of the image path where no labelled photo set can be had. They are
 //! generated: they check that the path works end to end, not how well a breed is recognised.
 
-use crate::SvmError;
 use catclass_features::{DecodeLimits, load_image};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::path::{Path, PathBuf};
+
+/// Why photo variants could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PhotoError {
+    /// A source photo could not be read.
+    #[error(transparent)]
+    Source(#[from] catclass_features::ImageError),
+    /// The output folder could not be made.
+    #[error("{path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A variant could not be written.
+    #[error("{path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: image::ImageError,
+    },
+}
 
 /// A uniform draw in `[lo, hi)`.
 fn uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
@@ -23,24 +47,26 @@ pub fn photo_variants(
     per_source: usize,
     seed: u64,
     out: &Path,
-) -> Result<Vec<PathBuf>, SvmError> {
-    std::fs::create_dir_all(out)
-        .map_err(|e| SvmError::Invalid(format!("{}: {e}", out.display())))?;
+) -> Result<Vec<PathBuf>, PhotoError> {
+    std::fs::create_dir_all(out).map_err(|source| PhotoError::Folder {
+        path: out.to_path_buf(),
+        source,
+    })?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut counts = std::collections::HashMap::<&str, usize>::new();
     let mut written = Vec::new();
     for (path, class) in sources {
-        let img = load_image(path, &DecodeLimits::default())
-            .map_err(|e| SvmError::Invalid(e.to_string()))?;
+        let img = load_image(path, &DecodeLimits::default())?;
         let (w, h) = (img.width(), img.height());
         for _ in 0..per_source {
             let cw = ((w as f64) * uniform(&mut rng, 0.6, 1.0)).max(1.0) as u32;
             let ch = ((h as f64) * uniform(&mut rng, 0.6, 1.0)).max(1.0) as u32;
             let left = (uniform(&mut rng, 0.0, 1.0) * f64::from(w - cw + 1)) as u32;
             let top = (uniform(&mut rng, 0.0, 1.0) * f64::from(h - ch + 1)) as u32;
-            let crop = img
-                .crop(left.min(w - cw), top.min(h - ch), cw, ch)
-                .ok_or_else(|| SvmError::Invalid("crop outside the image".into()))?;
+            // In bounds by construction: cw <= w, ch <= h and the corner clamped.
+            let Some(crop) = img.crop(left.min(w - cw), top.min(h - ch), cw, ch) else {
+                continue;
+            };
             let mirror = rng.next_u32() & 1 == 1;
             let gains = [0; 3].map(|_| uniform(&mut rng, 0.8, 1.2));
             let src = crop.as_raw();
@@ -57,10 +83,12 @@ pub fn photo_variants(
             let n = counts.entry(class).or_insert(0);
             *n += 1;
             let file = out.join(format!("{class}_{n}.png"));
-            image::RgbImage::from_raw(cw, ch, data)
-                .ok_or_else(|| SvmError::Invalid("variant buffer size".into()))?
-                .save(&file)
-                .map_err(|e| SvmError::Invalid(format!("{}: {e}", file.display())))?;
+            let variant = image::RgbImage::from_vec(cw, ch, data)
+                .unwrap_or_else(|| image::RgbImage::new(cw, ch));
+            variant.save(&file).map_err(|source| PhotoError::Write {
+                path: file.clone(),
+                source,
+            })?;
             written.push(file);
         }
     }

@@ -4,9 +4,9 @@
 //!
 //! `cargo bench -p catclass-cli --bench train_process`
 
+use catclass_app::synthetic::pets_like;
 use catclass_svm::store::shard::{self, SHARD_FILE};
 use catclass_svm::store::{FeatureCatalog, Location, StoreOptions, block_on};
-use catclass_svm::synthetic::pets_like;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::path::PathBuf;
 use std::process::Command;

@@ -7,15 +7,14 @@
 //! in [`MANIFEST_FILE`] by the first run: a later run with another network, layer or
 //! preprocessing into the same folder is refused rather than mixing features.
 
-use crate::{Executor, SvmError};
+use crate::{AppError, Executor};
 use catclass_features::{
     EncodedImage, Extractor, FeatureBackend, ImageError, ModelSource, Preset, RunSummary,
     sha256_hex,
 };
-use catclass_sgd::Partial;
 use catclass_store::documents::{split_file, write_json};
 use catclass_store::shard::{self, FeatureModel, SHARD_FILE};
-use catclass_store::{Location, StoreOptions, block_on, seed_json};
+use catclass_store::{Location, StoreOptions, block_on, feature_json};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -26,6 +25,126 @@ use std::sync::Arc;
 /// The file recording which network produced a feature folder (JSON content; not named
 /// `*.json` so that the original program, which reads every `*.json`, ignores it).
 pub const MANIFEST_FILE: &str = "extract.manifest";
+
+/// Why extraction (or prediction of images) could not go on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtractFailure {
+    /// Features recorded as made by an embedded network this build does not ship.
+    #[error("features were made by the embedded model {name:?}, which this catclass does not ship")]
+    UnknownEmbeddedModel {
+        /// The recorded name.
+        name: String,
+    },
+    /// A recorded preprocessing preset this build does not know.
+    #[error(transparent)]
+    UnknownPreset(#[from] catclass_features::preprocess::UnknownPreset),
+    /// An engine name this build does not know.
+    #[error("unknown backend {name:?} (tract or burn)")]
+    UnknownBackend {
+        /// The name.
+        name: String,
+    },
+    /// A network given by path needs its preprocessing named.
+    #[error(
+        "{model}: say how images are preprocessed for this network with --preset (keras-vgg16 \
+         for a Keras VGG16 export; {presets})"
+    )]
+    PresetRequired {
+        /// The network file.
+        model: PathBuf,
+        /// The presets known.
+        presets: String,
+    },
+    /// The network could not be read or loaded.
+    #[error(transparent)]
+    Backend(#[from] catclass_features::BackendError),
+    /// The preprocessing does not give the network's input size.
+    #[error(transparent)]
+    InputSize(#[from] catclass_features::SizeMismatch),
+    /// The burn engine was asked for in a build without it.
+    #[error("this catclass was built without the burn backend (cargo feature `burn`)")]
+    BurnNotBuilt,
+    /// A folder without images.
+    #[error("{location}: no images (*.jpg, *.jpeg, *.png) found")]
+    NoImages {
+        /// The folder.
+        location: String,
+    },
+    /// Two images that would write the same feature file.
+    #[error("{first} and {second} have the same file name and would write the same feature file")]
+    SameFileName {
+        /// One image.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// No image at all.
+    #[error("no images given")]
+    NothingGiven,
+    /// The output folder holds features of another network.
+    #[error(
+        "{folder} holds features of another network ({} layer {} preset {} via {}, sha256 {}); \
+         this run uses {} layer {} preset {} via {} (sha256 {}): choose another output folder",
+        found.model, found.layer, found.preset, found.backend, short(&found.model_sha256),
+        ours.model, ours.layer, ours.preset, ours.backend, short(&ours.model_sha256)
+    )]
+    ForeignFeatures {
+        /// The output folder.
+        folder: String,
+        /// What made its features.
+        found: Box<FeatureModel>,
+        /// What this run uses.
+        ours: Box<FeatureModel>,
+    },
+    /// A background write task died.
+    #[error("a write task failed: {reason}")]
+    WriteTask {
+        /// Why.
+        reason: String,
+    },
+    /// A model file that does not say how its features were made, with no network given.
+    #[error(
+        "{model}: the model does not record how its features were extracted (they were not \
+         made by `catclass extract`); give the network with --model, --layer and --preset"
+    )]
+    NoFeatureRecord {
+        /// The model file.
+        model: String,
+    },
+    /// The network file changed since the training features were made.
+    #[error(
+        "{network}: the network changed since the training features were extracted (sha256 \
+         {now} now, {then} then)"
+    )]
+    NetworkChanged {
+        /// The network.
+        network: String,
+        /// Its hash now.
+        now: String,
+        /// Its hash at training.
+        then: String,
+    },
+    /// The network's layer does not give the model's number of features.
+    #[error("{model}: {network} layer {layer} gives {found} features, the model takes {expected}")]
+    LayerDimension {
+        /// The model file.
+        model: String,
+        /// The network.
+        network: String,
+        /// The layer.
+        layer: String,
+        /// Values the layer gives.
+        found: usize,
+        /// Values the model takes.
+        expected: usize,
+    },
+}
+
+/// The first 12 characters of a hash, for messages.
+fn short(sha: &str) -> &str {
+    &sha[..12.min(sha.len())]
+}
 
 /// The inference engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,12 +166,14 @@ impl BackendKind {
 }
 
 impl std::str::FromStr for BackendKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ExtractFailure;
+    fn from_str(s: &str) -> Result<Self, ExtractFailure> {
         match s {
             "tract" => Ok(BackendKind::Tract),
             "burn" => Ok(BackendKind::Burn),
-            _ => Err(format!("unknown backend {s:?} (tract or burn)")),
+            _ => Err(ExtractFailure::UnknownBackend {
+                name: s.to_string(),
+            }),
         }
     }
 }
@@ -103,42 +224,36 @@ impl std::fmt::Debug for LoadedFeatures {
 
 impl FeatureSpec {
     /// The spec that `record` describes (to extract new images as a model's features were).
-    pub fn from_record(record: &FeatureModel) -> Result<Self, SvmError> {
+    pub fn from_record(record: &FeatureModel) -> Result<Self, AppError> {
         let model = match record.model.strip_prefix("embedded:") {
             Some(name) if name == catclass_features::DEFAULT_MODEL_NAME => ModelSource::Embedded,
             Some(name) => {
-                return Err(SvmError::Invalid(format!(
-                    "features were made by the embedded model {name:?}, which this catclass \
-                     does not ship"
-                )));
+                return Err(ExtractFailure::UnknownEmbeddedModel {
+                    name: name.to_string(),
+                }
+                .into());
             }
             None => ModelSource::Path(PathBuf::from(&record.model)),
         };
         Ok(FeatureSpec {
             model,
             layer: Some(record.layer.clone()),
-            preset: Some(
-                record
-                    .preset
-                    .parse()
-                    .map_err(|e| SvmError::Invalid(format!("{e}")))?,
-            ),
-            backend: record.backend.parse().map_err(SvmError::Invalid)?,
+            preset: Some(record.preset.parse().map_err(ExtractFailure::from)?),
+            backend: record.backend.parse()?,
         })
     }
 
     /// Loads the network and resolves the defaults.
-    pub fn load(&self) -> Result<LoadedFeatures, SvmError> {
+    pub fn load(&self) -> Result<LoadedFeatures, AppError> {
         let preset = match (self.preset, &self.model) {
             (Some(p), _) => p,
             (None, ModelSource::Embedded) => catclass_features::DEFAULT_PRESET,
             (None, ModelSource::Path(p)) => {
-                return Err(SvmError::Invalid(format!(
-                    "{}: say how images are preprocessed for this network with --preset \
-                     (keras-vgg16 for a Keras VGG16 export; {})",
-                    p.display(),
-                    Preset::ALL.map(Preset::name).join(", ")
-                )));
+                return Err(ExtractFailure::PresetRequired {
+                    model: p.clone(),
+                    presets: Preset::ALL.map(Preset::name).join(", "),
+                }
+                .into());
             }
         };
         let layer = match (&self.layer, &self.model) {
@@ -159,10 +274,7 @@ impl FeatureSpec {
             ),
             #[cfg(not(feature = "burn"))]
             BackendKind::Burn => {
-                return Err(SvmError::Invalid(
-                    "this catclass was built without the burn backend (cargo feature `burn`)"
-                        .into(),
-                ));
+                return Err(ExtractFailure::BurnNotBuilt.into());
             }
         };
         let record = FeatureModel {
@@ -181,8 +293,8 @@ impl FeatureSpec {
     }
 }
 
-fn feature_err(e: impl std::fmt::Display) -> SvmError {
-    SvmError::Invalid(e.to_string())
+fn feature_err(e: catclass_features::BackendError) -> AppError {
+    ExtractFailure::Backend(e).into()
 }
 
 /// Everything `catclass extract` needs.
@@ -255,7 +367,7 @@ pub fn is_image_name(name: &str) -> bool {
 pub async fn list_images(
     specs: &[String],
     store: &StoreOptions,
-) -> Result<Vec<ImageRef>, SvmError> {
+) -> Result<Vec<ImageRef>, AppError> {
     let mut images = Vec::new();
     for spec in specs {
         let local_dir = !spec.contains("://") && std::path::Path::new(spec).is_dir();
@@ -276,9 +388,10 @@ pub async fn list_images(
                 }
             }
             if images.len() == before {
-                return Err(SvmError::Invalid(format!(
-                    "{location}: no images (*.jpg, *.jpeg, *.png) found"
-                )));
+                return Err(ExtractFailure::NoImages {
+                    location: location.to_string(),
+                }
+                .into());
             }
         }
     }
@@ -286,14 +399,14 @@ pub async fn list_images(
     // The same file given twice (a file and its folder) is one image.
     images.dedup_by(|a, b| a.describe() == b.describe());
     if let Some(w) = images.windows(2).find(|w| w[0].name == w[1].name) {
-        return Err(SvmError::Invalid(format!(
-            "{} and {} have the same file name and would write the same feature file",
-            w[0].describe(),
-            w[1].describe()
-        )));
+        return Err(ExtractFailure::SameFileName {
+            first: w[0].describe(),
+            second: w[1].describe(),
+        }
+        .into());
     }
     if images.is_empty() {
-        return Err(SvmError::Invalid("no images given".into()));
+        return Err(ExtractFailure::NothingGiven.into());
     }
     Ok(images)
 }
@@ -365,7 +478,7 @@ async fn existing_outputs(
     dim: usize,
     concurrency: usize,
     known: &HashMap<String, Vec<f32>>,
-) -> Result<(HashMap<String, Vec<f32>>, Vec<String>), SvmError> {
+) -> Result<(HashMap<String, Vec<f32>>, Vec<String>), AppError> {
     let names: Vec<String> = out
         .list()
         .await?
@@ -379,7 +492,7 @@ async fn existing_outputs(
             let out = out.clone();
             async move {
                 let parsed = match out.get(&name).await {
-                    Ok(bytes) => seed_json::parse(&bytes).ok(),
+                    Ok(bytes) => feature_json::parse(&bytes).ok(),
                     Err(_) => None,
                 };
                 let valid = parsed.filter(|v| v.len() == dim).and_then(|v| {
@@ -415,26 +528,16 @@ async fn check_manifest(
     out: &Location,
     record: &FeatureModel,
     write: bool,
-) -> Result<(), SvmError> {
+) -> Result<(), AppError> {
     if out.exists(MANIFEST_FILE).await? {
         let m: Manifest = catclass_store::documents::read_json(out, MANIFEST_FILE).await?;
         if &m.feature_model != record {
-            return Err(SvmError::Invalid(format!(
-                "{} holds features of another network ({} layer {} preset {} via {}, sha256 {}); \
-                 this run uses {} layer {} preset {} via {} (sha256 {}): choose another output \
-                 folder",
-                out,
-                m.feature_model.model,
-                m.feature_model.layer,
-                m.feature_model.preset,
-                m.feature_model.backend,
-                &m.feature_model.model_sha256[..12.min(m.feature_model.model_sha256.len())],
-                record.model,
-                record.layer,
-                record.preset,
-                record.backend,
-                &record.model_sha256[..12.min(record.model_sha256.len())],
-            )));
+            return Err(ExtractFailure::ForeignFeatures {
+                folder: out.to_string(),
+                found: Box::new(m.feature_model),
+                ours: Box::new(record.clone()),
+            }
+            .into());
         }
     } else if write {
         let m = Manifest {
@@ -446,28 +549,13 @@ async fn check_manifest(
     Ok(())
 }
 
-/// Sums small counts over every rank (one reduction of `values.len()` doubles).
-fn sum_over_ranks<E: Executor>(exec: &E, values: &[f64]) -> Result<Vec<f64>, SvmError> {
-    let ranks = exec.ranks();
-    let rank = exec.rank();
-    let total = exec.reduce(ranks, values.len(), &|b: usize, p: &mut Partial| {
-        if b == rank {
-            for (g, v) in p.grad.iter_mut().zip(values) {
-                *g += v;
-            }
-        }
-        Ok(())
-    })?;
-    Ok(total.grad)
-}
-
 /// Extracts the images of `cfg` into its output folder on `exec` (threads, or MPI ranks that
 /// split the images), reporting progress to `progress`.
 pub fn extract<E: Executor>(
     cfg: &ExtractConfig,
     exec: &E,
     progress: &(dyn Fn(ExtractProgress) + Sync),
-) -> Result<ExtractReport, SvmError> {
+) -> Result<ExtractReport, AppError> {
     let rank = exec.rank();
     let loaded = cfg.features.load();
     exec.agree(loaded.as_ref().err().map(ToString::to_string))?;
@@ -483,7 +571,7 @@ pub fn extract<E: Executor>(
         // Invalid outputs of this run's images are redone; others are the shard's concern.
         let (existing, _) =
             existing_outputs(&out, dim, cfg.store.concurrency, &HashMap::new()).await?;
-        Ok::<_, SvmError>((images, out, existing))
+        Ok::<_, AppError>((images, out, existing))
     });
     exec.agree(planned.as_ref().err().map(ToString::to_string))?;
     let (images, out, mut existing) = planned?;
@@ -512,22 +600,21 @@ pub fn extract<E: Executor>(
     } else {
         cfg.threads
     };
-    let extractor = Extractor::new(loaded.backend.clone(), loaded.preset.preprocess())
-        .map_err(feature_err)?
+    let extractor = Extractor::shared(loaded.backend.clone(), loaded.preset.preprocess())
+        .map_err(ExtractFailure::from)?
         .with_batch(cfg.batch)
         .with_threads(threads);
     let (summary, written, write_error) = run_local(cfg, &extractor, &out, mine, progress);
     let local = [
-        summary.ok as f64,
-        summary.failed as f64,
-        summary.skipped as f64,
-        f64::from(u8::from(write_error.is_some())),
+        summary.ok as u64,
+        summary.failed as u64,
+        summary.skipped as u64,
     ];
     exec.agree(write_error.as_ref().map(ToString::to_string))?;
     if let Some(e) = write_error {
         return Err(e);
     }
-    let totals = sum_over_ranks(exec, &local)?;
+    let totals = exec.sum_counts(&local)?;
     let (extracted, failed, not_attempted) =
         (totals[0] as usize, totals[1] as usize, totals[2] as usize);
 
@@ -557,7 +644,7 @@ pub fn extract<E: Executor>(
                 values.extend_from_slice(&existing[n]);
             }
             shard::write(&out, SHARD_FILE, &names, dim, &values, Some(&loaded.record)).await?;
-            Ok::<_, SvmError>(Ok(names.len()))
+            Ok::<_, AppError>(Ok(names.len()))
         });
         match result {
             Ok(Ok(rows)) => shard_written = Some((out.describe(SHARD_FILE), rows)),
@@ -602,7 +689,7 @@ fn run_local(
     out: &Location,
     mine: &[&ImageRef],
     progress: &(dyn Fn(ExtractProgress) + Sync),
-) -> (RunSummary, HashMap<String, Vec<f32>>, Option<SvmError>) {
+) -> (RunSummary, HashMap<String, Vec<f32>>, Option<AppError>) {
     let runtime = catclass_store::runtime();
     let ahead = (extractor.threads() * extractor.batch() * 2).max(cfg.store.concurrency.min(64));
     let (tx, rx) = std::sync::mpsc::sync_channel::<EncodedImage>(ahead);
@@ -625,13 +712,13 @@ fn run_local(
     });
     let mut written = HashMap::new();
     let mut pending = std::collections::VecDeque::new();
-    let mut write_error: Option<SvmError> = None;
+    let mut write_error: Option<AppError> = None;
     let summary = extractor.run_source(mine.len(), rx.into_iter(), |outcome| {
         let image = &mine[outcome.index];
         match outcome.result {
             Ok(features) => {
                 let name = image.output_name();
-                let body = seed_json::to_json(&features);
+                let body = feature_json::to_json(&features);
                 let out = out.clone();
                 let n = name.clone();
                 pending.push_back(runtime.spawn(async move { out.put(&n, body).await }));
@@ -674,10 +761,13 @@ fn run_local(
 
 fn flatten(
     joined: Result<Result<(), catclass_store::StoreError>, tokio::task::JoinError>,
-) -> Result<(), SvmError> {
+) -> Result<(), AppError> {
     match joined {
-        Ok(r) => r.map_err(SvmError::from),
-        Err(e) => Err(SvmError::Invalid(format!("a write task failed: {e}"))),
+        Ok(r) => r.map_err(AppError::from),
+        Err(e) => Err(ExtractFailure::WriteTask {
+            reason: e.to_string(),
+        }
+        .into()),
     }
 }
 

@@ -309,6 +309,15 @@ impl Draw for ConfusionChart<'_> {
     }
 }
 
+/// The confusion-matrix heat map of multiclass metrics (see [`confusion_chart`]).
+pub fn metrics_confusion_chart(
+    metrics: &catclass_svm::MulticlassMetrics,
+    title: &str,
+) -> Result<Chart, PlotError> {
+    let classes: Vec<String> = metrics.per_class.iter().map(|c| c.class.clone()).collect();
+    confusion_chart(&classes, &metrics.confusion, title)
+}
+
 /// The confusion-matrix heat map: true class down, predicted class across, cells shaded by
 /// the share of the true class's rows (row-normalised) and labelled with their counts, a
 /// legend of the scale at the right. `counts[i][j]`: rows of class `i` predicted `j`.

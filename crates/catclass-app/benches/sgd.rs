@@ -7,14 +7,15 @@
 //!
 //! Group `multiclass_100_iterations`: one vs rest over all 37 breeds on all 7400 x 4096 rows
 //! (`multiclass_ova`, 37 models trained together) beside one binary one-vs-all fit on the same
-//! rows (`binary_ova`), full batch, in the same run; the issue asks for a ratio within 3x.
+//! rows (`binary_ova`), full batch, in the same run (within 3x is the target).
 //!
 //! `cargo bench -p catclass-svm --bench sgd`
 
+use catclass_app::synthetic::pets_like;
+use catclass_app::train::task_from_args;
 use catclass_svm::sgd::{Dataset, SgdParams};
 use catclass_svm::split::stratified_split;
-use catclass_svm::synthetic::pets_like;
-use catclass_svm::{Executor, Task, ThreadPool};
+use catclass_svm::{Executor, ThreadPool};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,10 +32,10 @@ fn problems() -> Vec<Problem> {
     let split = stratified_split(&data.classes, 0.7, 20);
     let mut out = Vec::new();
     for (name, task) in [
-        ("one_vs_all", Task::from_args("wheaten_terrier", "None")),
+        ("one_vs_all", task_from_args("wheaten_terrier", "None")),
         (
             "one_vs_one",
-            Task::from_args("wheaten_terrier", "yorkshire_terrier"),
+            task_from_args("wheaten_terrier", "yorkshire_terrier"),
         ),
     ] {
         let rows: Vec<usize> = split
@@ -47,7 +48,11 @@ fn problems() -> Vec<Problem> {
             .iter()
             .flat_map(|r| data.row(*r).iter().copied())
             .collect();
-        let y = rows.iter().map(|r| task.label(&data.classes[*r])).collect();
+        let positive = task.positive().unwrap_or_default();
+        let y = rows
+            .iter()
+            .map(|r| f64::from(u8::from(data.classes[*r] == positive)))
+            .collect();
         out.push(Problem {
             name,
             x,

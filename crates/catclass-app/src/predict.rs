@@ -2,11 +2,13 @@
 //! features were extracted (network, layer, preprocessing recorded in `model.json`), then the
 //! class and margin per image (the top classes for a one-vs-rest model).
 
+use crate::AppError;
+use crate::extract::ExtractFailure;
 use crate::extract::{FeatureSpec, ImageRef, list_images};
-use crate::model_file::SavedModel;
-use crate::{SvmError, load_model};
+use crate::train::load_model;
 use catclass_features::{EncodedImage, Extractor};
 use catclass_store::{FeatureModel, StoreOptions, block_on};
+use catclass_svm::model_file::SavedModel;
 use futures::StreamExt;
 use serde::Serialize;
 use std::ops::ControlFlow;
@@ -69,12 +71,13 @@ fn score(model: &SavedModel, x: &[f32], top: usize) -> (String, f64, Vec<ClassMa
     match model {
         SavedModel::Binary(m) => {
             let margin = m.linear().margin(x);
+            let positive = m.task.positive().unwrap_or_default();
             let class = if margin > m.threshold {
-                m.task.positive().to_string()
+                positive.to_string()
             } else {
                 match &m.task {
-                    crate::Task::OneVsOne { negative, .. } => negative.clone(),
-                    crate::Task::OneVsAll { positive } => format!("not {positive}"),
+                    catclass_svm::Task::OneVsOne(_, negative) => negative.clone(),
+                    _ => format!("not {positive}"),
                 }
             };
             (class, margin, Vec::new())
@@ -100,17 +103,16 @@ fn score(model: &SavedModel, x: &[f32], top: usize) -> (String, f64, Vec<ClassMa
 
 /// Predicts the images of `cfg`; returns one prediction per image (sorted by image name) and
 /// the feature model used.
-pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), SvmError> {
+pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), AppError> {
     let model = load_model(&cfg.model, &cfg.store)?;
     let spec = match (&cfg.features, recorded(&model)) {
         (Some(s), _) => s.clone(),
         (None, Some(r)) => FeatureSpec::from_record(r)?,
         (None, None) => {
-            return Err(SvmError::Invalid(format!(
-                "{}: the model does not record how its features were extracted (they were not \
-                 made by `catclass extract`); give the network with --model, --layer and --preset",
-                cfg.model
-            )));
+            return Err(ExtractFailure::NoFeatureRecord {
+                model: cfg.model.clone(),
+            }
+            .into());
         }
     };
     let loaded = spec.load()?;
@@ -118,21 +120,22 @@ pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), S
         && let Some(r) = recorded(&model)
         && r.model_sha256 != loaded.record.model_sha256
     {
-        return Err(SvmError::Invalid(format!(
-            "{}: the network changed since the training features were extracted (sha256 {} now, \
-             {} then)",
-            r.model, loaded.record.model_sha256, r.model_sha256
-        )));
+        return Err(ExtractFailure::NetworkChanged {
+            network: r.model.clone(),
+            now: loaded.record.model_sha256.clone(),
+            then: r.model_sha256.clone(),
+        }
+        .into());
     }
     if loaded.record.dim != model.feature_dim() {
-        return Err(SvmError::Invalid(format!(
-            "{}: {} layer {} gives {} features, the model takes {}",
-            cfg.model,
-            loaded.record.model,
-            loaded.record.layer,
-            loaded.record.dim,
-            model.feature_dim()
-        )));
+        return Err(ExtractFailure::LayerDimension {
+            model: cfg.model.clone(),
+            network: loaded.record.model.clone(),
+            layer: loaded.record.layer.clone(),
+            found: loaded.record.dim,
+            expected: model.feature_dim(),
+        }
+        .into());
     }
     let images: Vec<ImageRef> = block_on(list_images(&cfg.images, &cfg.store))?;
     let concurrency = cfg.store.concurrency.max(1);
@@ -142,8 +145,8 @@ pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), S
             .buffered(concurrency)
             .collect(),
     );
-    let mut extractor = Extractor::new(loaded.backend.clone(), loaded.preset.preprocess())
-        .map_err(|e| SvmError::Invalid(e.to_string()))?
+    let mut extractor = Extractor::shared(loaded.backend.clone(), loaded.preset.preprocess())
+        .map_err(ExtractFailure::from)?
         .with_batch(cfg.batch);
     if cfg.threads > 0 {
         extractor = extractor.with_threads(cfg.threads);

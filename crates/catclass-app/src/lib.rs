@@ -1,0 +1,98 @@
+//! The catclass pipeline over files and object stores, built on the `catclass-svm` library:
+//! what the `catclass` command runs.
+//!
+//! * [`train`]: a feature location -> the seeded split (or a separate test location) -> a
+//!   fit on an executor -> `model.json`, `report.json` and the seed's `resultat.txt` (or, over
+//!   every class, `report.txt` and the confusion heat map); [`train::evaluate`] scores a saved
+//!   model on another location.
+//! * [`sweep`]: accuracy against the training share, with [`plot`]s.
+//! * [`extract`] and [`predict`]: image folders (local or S3) to feature files, and saved
+//!   models applied to new images.
+//! * [`synthetic`] and [`photos`]: the demo's generated features and photo variants.
+//!
+//! Locations are strings here (`path`, `file://`, `s3://bucket/prefix`, `memory://name`); the
+//! library underneath takes rows and stores.
+#![deny(missing_docs)]
+
+pub mod extract;
+pub mod photos;
+pub mod plot;
+pub mod predict;
+pub mod solver;
+pub mod sweep;
+pub mod synthetic;
+pub mod train;
+
+pub use catclass_exec::Executor;
+pub use catclass_svm as svm;
+pub use solver::Solver;
+
+use catclass_svm::model_file::ModelFileError;
+
+/// Errors of a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// Storage or file format.
+    #[error(transparent)]
+    Store(#[from] catclass_store::StoreError),
+    /// The library refused the data, the task or the parameters.
+    #[error(transparent)]
+    Svm(#[from] catclass_svm::SvmError),
+    /// The executor failed (on some rank).
+    #[error(transparent)]
+    Exec(#[from] catclass_exec::ExecError),
+    /// A model file refused.
+    #[error("{file}: {source}")]
+    Model {
+        /// The file.
+        file: String,
+        /// Why.
+        source: ModelFileError,
+    },
+    /// A model file whose content the library refused (e.g. two models of different lengths).
+    #[error("{file}: {source}")]
+    ModelContent {
+        /// The file.
+        file: String,
+        /// Why.
+        source: catclass_svm::SvmError,
+    },
+    /// No row for the task at a location.
+    #[error("{location}: no feature file for {task}")]
+    NoRows {
+        /// Where.
+        location: String,
+        /// The task.
+        task: String,
+    },
+    /// A location without two classes for a multiclass run.
+    #[error("{location}: one vs rest needs at least two classes, found {found:?}")]
+    TooFewClasses {
+        /// Where.
+        location: String,
+        /// The classes found.
+        found: Vec<String>,
+    },
+    /// A location holds no row of a class a model knows.
+    #[error("{location}: no feature file of a class the model knows")]
+    NoKnownClass {
+        /// Where.
+        location: String,
+    },
+    /// Sweep settings refused.
+    #[error("sweep: {0}")]
+    Sweep(#[from] sweep::SweepError),
+    /// Extraction or prediction refused its input.
+    #[error(transparent)]
+    Extract(#[from] extract::ExtractFailure),
+    /// A chart could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
+}
+
+impl From<catclass_sgd::TrainError> for AppError {
+    fn from(e: catclass_sgd::TrainError) -> Self {
+        AppError::Svm(e.into())
+    }
+}
