@@ -14,7 +14,7 @@ use catclass_features::{
 };
 use catclass_store::documents::{split_file, write_json};
 use catclass_store::shard::{self, FeatureModel, SHARD_FILE};
-use catclass_store::{Location, StoreOptions, block_on, feature_json};
+use catclass_store::{Location, StoreOptions, feature_json};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -373,10 +373,10 @@ pub async fn list_images(
         let local_dir = !spec.contains("://") && std::path::Path::new(spec).is_dir();
         if is_image_name(spec) && !local_dir {
             let (dir, name) = split_file(spec);
-            let location = Location::open(&dir, store)?;
+            let location = crate::location::open(&dir, store)?;
             images.push(ImageRef { location, name });
         } else {
-            let location = Location::open(spec, store)?;
+            let location = crate::location::open(spec, store)?;
             let before = images.len();
             for meta in location.list().await? {
                 let name = location.name_of(&meta);
@@ -564,9 +564,9 @@ pub fn extract<E: Executor>(
 
     // Every rank lists and checks the same things; nobody writes a feature file before all
     // have (the agreement below is the barrier), so all ranks see the same work.
-    let planned = block_on(async {
+    let planned = crate::blocking::block_on(async {
         let images = list_images(&cfg.images, &cfg.store).await?;
-        let out = Location::create(&cfg.out, &cfg.store)?;
+        let out = crate::location::create(&cfg.out, &cfg.store)?;
         check_manifest(&out, &loaded.record, false).await?;
         // Invalid outputs of this run's images are redone; others are the shard's concern.
         let (existing, _) =
@@ -576,7 +576,7 @@ pub fn extract<E: Executor>(
     exec.agree(planned.as_ref().err().map(ToString::to_string))?;
     let (images, out, mut existing) = planned?;
     if rank == 0 {
-        let written = block_on(check_manifest(&out, &loaded.record, true));
+        let written = crate::blocking::block_on(check_manifest(&out, &loaded.record, true));
         exec.agree(written.as_ref().err().map(ToString::to_string))?;
         written?;
     } else {
@@ -625,7 +625,7 @@ pub fn extract<E: Executor>(
         for (name, values) in written {
             existing.insert(name, values);
         }
-        let result = block_on(async {
+        let result = crate::blocking::block_on(async {
             // Only what this process does not hold yet: other ranks' features, anything else
             // now in the folder.
             let (others, invalid_now) =
@@ -690,7 +690,7 @@ fn run_local(
     mine: &[&ImageRef],
     progress: &(dyn Fn(ExtractProgress) + Sync),
 ) -> (RunSummary, HashMap<String, Vec<f32>>, Option<AppError>) {
-    let runtime = catclass_store::runtime();
+    let runtime = crate::blocking::runtime();
     let ahead = (extractor.threads() * extractor.batch() * 2).max(cfg.store.concurrency.min(64));
     let (tx, rx) = std::sync::mpsc::sync_channel::<EncodedImage>(ahead);
     let owned: Vec<ImageRef> = mine.iter().map(|i| (*i).clone()).collect();
@@ -725,7 +725,7 @@ fn run_local(
                 written.insert(name, features);
                 while pending.len() > concurrency {
                     let first = pending.pop_front().expect("non-empty");
-                    if let Err(e) = flatten(block_on(first)) {
+                    if let Err(e) = flatten(crate::blocking::block_on(first)) {
                         write_error.get_or_insert(e);
                     }
                 }
@@ -752,7 +752,7 @@ fn run_local(
     });
     fetcher.abort();
     for p in pending {
-        if let Err(e) = flatten(block_on(p)) {
+        if let Err(e) = flatten(crate::blocking::block_on(p)) {
             write_error.get_or_insert(e);
         }
     }
@@ -777,7 +777,7 @@ pub fn feature_provenance(
     catalog: &catclass_store::FeatureCatalog,
 ) -> (Option<String>, Option<FeatureModel>) {
     let model = catalog.feature_model().cloned().or_else(|| {
-        block_on(catclass_store::documents::read_json::<Manifest>(
+        crate::blocking::block_on(catclass_store::documents::read_json::<Manifest>(
             catalog.location(),
             MANIFEST_FILE,
         ))

@@ -10,11 +10,13 @@
 //!   models applied to new images.
 //! * [`synthetic`] and [`photos`]: the demo's generated features and photo variants.
 //!
-//! Locations are strings here (`path`, `file://`, `s3://bucket/prefix`, `memory://name`); the
-//! library underneath takes rows and stores.
+//! Locations are strings here ([`location`]: `path`, `file://`, `s3://bucket/prefix`) and
+//! [`blocking`] runs the `async` store API; the library underneath takes rows and stores.
 #![deny(missing_docs)]
 
+pub mod blocking;
 pub mod extract;
+pub mod location;
 pub mod photos;
 pub mod plot;
 pub mod predict;

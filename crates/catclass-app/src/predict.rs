@@ -7,7 +7,7 @@ use crate::extract::ExtractFailure;
 use crate::extract::{FeatureSpec, ImageRef, list_images};
 use crate::train::load_model;
 use catclass_features::{EncodedImage, Extractor};
-use catclass_store::{FeatureModel, StoreOptions, block_on};
+use catclass_store::{FeatureModel, StoreOptions};
 use catclass_svm::model_file::SavedModel;
 use futures::StreamExt;
 use serde::Serialize;
@@ -137,9 +137,9 @@ pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), A
         }
         .into());
     }
-    let images: Vec<ImageRef> = block_on(list_images(&cfg.images, &cfg.store))?;
+    let images: Vec<ImageRef> = crate::blocking::block_on(list_images(&cfg.images, &cfg.store))?;
     let concurrency = cfg.store.concurrency.max(1);
-    let encoded: Vec<EncodedImage> = block_on(
+    let encoded: Vec<EncodedImage> = crate::blocking::block_on(
         futures::stream::iter(images.iter().enumerate())
             .map(|(index, img)| img.fetch(index))
             .buffered(concurrency)

@@ -10,7 +10,7 @@ use crate::solver::Solver;
 use crate::train::{seed_title, values};
 use crate::{AppError, Executor};
 use catclass_sgd::Sequential;
-use catclass_store::{FeatureCatalog, FeatureEntry, Location, StoreOptions};
+use catclass_store::{FeatureCatalog, FeatureEntry, StoreOptions};
 use catclass_svm::{Dataset, Fit, Metrics, Predict, Task};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -135,8 +135,8 @@ pub fn sweep<E: Executor>(cfg: &SweepConfig, exec: &E) -> Result<Sweep, AppError
     {
         return Err(catclass_svm::SvmError::SameClass(a.clone()).into());
     }
-    let (entries, set) = catclass_store::block_on(async {
-        let loc = Location::open(&cfg.features, &cfg.store)?;
+    let (entries, set) = crate::blocking::block_on(async {
+        let loc = crate::location::open(&cfg.features, &cfg.store)?;
         let catalog = FeatureCatalog::list_as(&loc, cfg.store.feature_format).await?;
         for class in cfg.task.named_classes() {
             catalog.require_class(class)?;
@@ -220,8 +220,8 @@ mod tests {
     fn each_point_equals_a_train_run_and_threads_do_not_matter() {
         let tmp = tempfile::tempdir().unwrap();
         let spec = tmp.path().join("f").to_string_lossy().into_owned();
-        let loc = Location::create(&spec, &StoreOptions::default()).unwrap();
-        catclass_store::block_on(pets_like(2, 3, 20, 16).write_json_files(&loc, 8)).unwrap();
+        let loc = crate::location::create(&spec, &StoreOptions::default()).unwrap();
+        crate::blocking::block_on(pets_like(2, 3, 20, 16).write_json_files(&loc, 8)).unwrap();
         let solver = Solver::MllibSgd(
             SvmSgd::params()
                 .iterations(15)

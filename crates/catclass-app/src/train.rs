@@ -325,7 +325,7 @@ pub struct Plan {
 }
 
 async fn catalog(spec: &str, store: &StoreOptions) -> Result<FeatureCatalog, AppError> {
-    let loc = Location::open(spec, store)?;
+    let loc = crate::location::open(spec, store)?;
     Ok(FeatureCatalog::list_as(&loc, store.feature_format).await?)
 }
 
@@ -478,7 +478,7 @@ pub fn train<E: Executor>(
     }
     let t0 = Instant::now();
     // Every rank lists; all of them must succeed before any waits on another.
-    let planned = catclass_store::block_on(plan(cfg));
+    let planned = crate::blocking::block_on(plan(cfg));
     exec.agree(planned.as_ref().err().map(ToString::to_string))?;
     let plan = planned?;
     let total = plan.train.len();
@@ -493,7 +493,7 @@ pub fn train<E: Executor>(
     let end_row = (blocks.end * ROWS_PER_BLOCK).min(total);
     let local = &plan.train[first_row..end_row];
     let test_entries: &[FeatureEntry] = if exec.rank() == 0 { &plan.test } else { &[] };
-    let loaded = catclass_store::block_on(async {
+    let loaded = crate::blocking::block_on(async {
         // The first training file is every rank's reference for the feature length.
         let first = plan
             .train_catalog
@@ -764,8 +764,8 @@ impl EvalReport {
 /// Reads and checks a model file at `spec` (a file path or URL).
 pub fn load_model(spec: &str, store: &StoreOptions) -> Result<SavedModel, AppError> {
     let (dir, name) = catclass_store::documents::split_file(spec);
-    let loc = Location::open(&dir, store)?;
-    let bytes = catclass_store::block_on(loc.get(&name))?;
+    let loc = crate::location::open(&dir, store)?;
+    let bytes = crate::blocking::block_on(loc.get(&name))?;
     SavedModel::from_json(&bytes).map_err(|source| AppError::Model {
         file: spec.to_string(),
         source,
@@ -786,7 +786,7 @@ pub fn evaluate<E: Executor>(
             file: model_name.to_string(),
             source,
         })?;
-    let cat = catclass_store::block_on(catalog(features, store))?;
+    let cat = crate::blocking::block_on(catalog(features, store))?;
     let applies = |c: &str| match classifier.task() {
         Task::Multiclass => classifier.classes().iter().any(|k| k == c),
         task => task.includes(c),
@@ -805,7 +805,7 @@ pub fn evaluate<E: Executor>(
     }
     let reference = (model.feature_dim(), model_name.to_string());
     let set =
-        catclass_store::block_on(read_checked(&cat, &entries, &reference, store, &|_| {}, 0))?;
+        crate::blocking::block_on(read_checked(&cat, &entries, &reference, store, &|_| {}, 0))?;
     let data = dataset(set, &distinct_classes(&entries))?;
     let evaluation = classifier.evaluate_on(&data, exec)?;
     let mut warnings = Vec::new();
@@ -846,9 +846,9 @@ mod tests {
 
     fn features(dir: &std::path::Path) -> String {
         let spec = dir.join("features").to_string_lossy().into_owned();
-        let loc = Location::create(&spec, &StoreOptions::default()).unwrap();
+        let loc = crate::location::create(&spec, &StoreOptions::default()).unwrap();
         let data = pets_like(5, 4, 25, 24);
-        catclass_store::block_on(data.write_json_files(&loc, 8)).unwrap();
+        crate::blocking::block_on(data.write_json_files(&loc, 8)).unwrap();
         spec
     }
 
@@ -904,8 +904,8 @@ mod tests {
         assert!(TrainOutcome::multiclass_text(report).contains("confusion"));
 
         let dir = tmp.path().join("run").to_string_lossy().into_owned();
-        let loc = Location::create(&dir, &StoreOptions::default()).unwrap();
-        catclass_store::block_on(out.write(&loc)).unwrap();
+        let loc = crate::location::create(&dir, &StoreOptions::default()).unwrap();
+        crate::blocking::block_on(out.write(&loc)).unwrap();
         let model_path = format!("{dir}/model.json");
         let saved = load_model(&model_path, &StoreOptions::default()).unwrap();
         let eval = evaluate(&model_path, &saved, &spec, &StoreOptions::default(), &pool).unwrap();

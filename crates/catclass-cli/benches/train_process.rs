@@ -4,9 +4,10 @@
 //!
 //! `cargo bench -p catclass-cli --bench train_process`
 
+use catclass_app::blocking::block_on;
 use catclass_app::synthetic::pets_like;
 use catclass_svm::store::shard::{self, SHARD_FILE};
-use catclass_svm::store::{FeatureCatalog, Location, StoreOptions, block_on};
+use catclass_svm::store::{FeatureCatalog, StoreOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,8 +17,11 @@ fn dataset() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data/pets-json");
     let marker = dir.join("complete");
     if !marker.exists() {
-        let loc = Location::create(dir.to_str().expect("utf-8 path"), &StoreOptions::default())
-            .expect("folder");
+        let loc = catclass_app::location::create(
+            dir.to_str().expect("utf-8 path"),
+            &StoreOptions::default(),
+        )
+        .expect("folder");
         block_on(pets_like(20, 37, 200, 4096).write_json_files(&loc, 64)).expect("write features");
         std::fs::write(&marker, "7400").expect("marker");
     }
@@ -28,8 +32,11 @@ fn dataset() -> PathBuf {
 fn shard_dataset() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data/pets-shard");
     if !dir.join(SHARD_FILE).exists() {
-        let loc = Location::create(dir.to_str().expect("utf-8 path"), &StoreOptions::default())
-            .expect("folder");
+        let loc = catclass_app::location::create(
+            dir.to_str().expect("utf-8 path"),
+            &StoreOptions::default(),
+        )
+        .expect("folder");
         let pets = pets_like(20, 37, 200, 4096);
         block_on(shard::write(
             &loc,
@@ -61,7 +68,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 block_on(async {
-                    let loc = Location::open(folder, &StoreOptions::default())?;
+                    let loc = catclass_app::location::open(folder, &StoreOptions::default())?;
                     let cat = FeatureCatalog::list(&loc).await?;
                     cat.read(cat.entries(), 64, &|_| {}).await
                 })

@@ -6,7 +6,6 @@ use catclass_app::sweep::SweepConfig;
 use catclass_app::synthetic::pets_like;
 use catclass_app::train::{TestRows, TrainConfig, TrainOutcome, task_from_args};
 use catclass_svm::ThreadPool;
-use catclass_svm::store::Location;
 use clap::Args;
 use std::time::Instant;
 
@@ -38,13 +37,13 @@ pub struct DemoArgs {
 pub fn run(args: DemoArgs) -> Result<()> {
     let store = args.run.store();
     let features_spec = format!("{}/features", args.dir.trim_end_matches('/'));
-    let features = Location::create(&features_spec, &store)?;
+    let features = catclass_app::location::create(&features_spec, &store)?;
     let stamp = format!(
         "synthetic-pets v1 seed={} per_class={} dim={}\n",
         args.seed, args.per_class, args.dim
     );
     let marker = ".catclass-demo";
-    let cached = catclass_svm::store::block_on(async {
+    let cached = catclass_app::blocking::block_on(async {
         Ok::<_, anyhow::Error>(
             features.exists(marker).await? && features.get(marker).await? == stamp.as_bytes(),
         )
@@ -62,7 +61,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         let t = Instant::now();
         let data = pets_like(args.seed, 37, args.per_class, args.dim);
         let files = data.names.len();
-        catclass_svm::store::block_on(async {
+        catclass_app::blocking::block_on(async {
             data.write_json_files(&features, store.concurrency).await?;
             features.put(marker, stamp.clone()).await
         })
@@ -100,8 +99,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
         );
         let t = Instant::now();
         let outcome = catclass_app::train::train(&cfg, &pool, &|_| {})?;
-        let out = Location::create(&format!("{}/results/{name}", args.dir), &store)?;
-        catclass_svm::store::block_on(outcome.write(&out))?;
+        let out = catclass_app::location::create(&format!("{}/results/{name}", args.dir), &store)?;
+        catclass_app::blocking::block_on(outcome.write(&out))?;
         if let TrainOutcome::Binary { report, .. } = &outcome {
             print_summary(report, &out);
         }

@@ -4,11 +4,12 @@
 use crate::train::print_summary;
 use anyhow::{Context, Result};
 use catclass_app::Solver;
+use catclass_app::blocking::block_on;
 use catclass_app::extract::{ExtractConfig, FeatureSpec};
 use catclass_app::photos::photo_variants;
 use catclass_app::predict::PredictConfig;
 use catclass_app::train::{TestRows, TrainConfig, TrainOutcome, task_from_args};
-use catclass_svm::store::{Location, StoreOptions, block_on};
+use catclass_svm::store::StoreOptions;
 use catclass_svm::{SvmSgd, ThreadPool};
 use std::path::Path;
 use std::time::Instant;
@@ -96,7 +97,7 @@ pub fn run(
         pool,
         &|_| {},
     )?;
-    let out = Location::create(&results, store)?;
+    let out = catclass_app::location::create(&results, store)?;
     block_on(outcome.write(&out)).with_context(|| format!("writing {out}"))?;
     if let TrainOutcome::Binary { report, .. } = &outcome {
         print_summary(report, &out);

@@ -3,7 +3,6 @@
 use crate::train::RunArgs;
 use anyhow::{Context, Result};
 use catclass_app::train::{evaluate, load_model};
-use catclass_svm::store::Location;
 use catclass_svm::store::documents::{write_json, write_text};
 use catclass_svm::{Metrics, ThreadPool};
 use clap::Args;
@@ -28,7 +27,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let model = load_model(&args.model, &store)?;
     let pool = ThreadPool::new(args.run.threads)?;
     let report = evaluate(&args.model, &model, &args.features, &store, &pool)?;
-    let out = Location::create(&args.out, &store)?;
+    let out = catclass_app::location::create(&args.out, &store)?;
     let text = report.to_text();
     let chart = match &report.metrics {
         Metrics::Multiclass(m) => Some(catclass_app::plot::metrics_confusion_chart(
@@ -40,7 +39,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         )?),
         Metrics::Binary(_) => None,
     };
-    catclass_svm::store::block_on(async {
+    catclass_app::blocking::block_on(async {
         write_json(&out, "eval.json", &report).await?;
         write_text(&out, "eval.txt", &text).await?;
         if let Some(chart) = chart.clone() {

@@ -4,7 +4,6 @@ use crate::train::{RunArgs, SolverArgs};
 use anyhow::{Context, Result};
 use catclass_app::sweep::{SweepConfig, SweepPoint, band, sweep};
 use catclass_app::train::task_from_args;
-use catclass_svm::store::Location;
 use catclass_svm::store::documents::write_text;
 use catclass_svm::{Executor, Task, ThreadPool};
 use clap::Args;
@@ -73,9 +72,9 @@ pub fn execute(cfg: &SweepConfig, pool: &ThreadPool, out: &str) -> Result<()> {
     let t = Instant::now();
     let result = sweep(cfg, pool)?;
     let seconds = t.elapsed().as_secs_f64();
-    let out = Location::create(out, &cfg.store)?;
+    let out = catclass_app::location::create(out, &cfg.store)?;
     let chart = catclass_app::plot::sweep_chart(&result)?;
-    catclass_svm::store::block_on(async {
+    catclass_app::blocking::block_on(async {
         write_text(&out, "sweep.csv", &result.to_csv()).await?;
         write_text(&out, "sweep.svg", &chart.svg).await?;
         out.put("sweep.png", chart.png).await

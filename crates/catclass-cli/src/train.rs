@@ -254,7 +254,7 @@ fn config(args: &TrainArgs) -> Result<TrainConfig> {
 fn run_on<E: Executor>(args: &TrainArgs, cfg: &TrainConfig, exec: &E) -> Result<()> {
     let lead = exec.rank() == 0;
     let out = if lead {
-        Some(Location::create(&args.out, &cfg.store)?)
+        Some(catclass_app::location::create(&args.out, &cfg.store)?)
     } else {
         None
     };
@@ -265,7 +265,7 @@ fn run_on<E: Executor>(args: &TrainArgs, cfg: &TrainConfig, exec: &E) -> Result<
         }
     })?;
     if let Some(out) = out {
-        catclass_svm::store::block_on(outcome.write(&out))
+        catclass_app::blocking::block_on(outcome.write(&out))
             .with_context(|| format!("writing results to {out}"))?;
         match &outcome {
             TrainOutcome::Binary { report, .. } => print_summary(report, &out),

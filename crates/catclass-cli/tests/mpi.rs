@@ -209,7 +209,8 @@ fn a_bad_file_on_one_rank_fails_the_whole_job() {
 /// read from local disk, for 1, 2 and 3 ranks.
 #[test]
 fn model_from_s3_is_identical_for_every_rank_count() {
-    use catclass_svm::store::{Location, S3Credentials, S3Options, StoreOptions, block_on};
+    use catclass_app::blocking::block_on;
+    use catclass_svm::store::{S3Credentials, S3Options, StoreOptions};
     use catclass_testkit::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
     let server = S3Server::start_with_bucket("pets").expect("start s3s-fs");
     let direct = StoreOptions {
@@ -228,8 +229,10 @@ fn model_from_s3_is_identical_for_every_rank_count() {
     // 5 breeds x 200 = 1,000 files, 700 training rows: 3 blocks.
     let pets = catclass_app::synthetic::pets_like(11, 5, 200, 24);
     let dir = tempfile::tempdir().unwrap();
-    let local = Location::create(dir.path().to_str().unwrap(), &StoreOptions::default()).unwrap();
-    let remote = Location::create("s3://pets/features", &direct).unwrap();
+    let local =
+        catclass_app::location::create(dir.path().to_str().unwrap(), &StoreOptions::default())
+            .unwrap();
+    let remote = catclass_app::location::create("s3://pets/features", &direct).unwrap();
     block_on(pets.write_json_files(&local, 8)).unwrap();
     block_on(pets.write_json_files(&remote, 8)).unwrap();
     let class = pets.classes[0].clone();

@@ -3,8 +3,9 @@
 
 mod common;
 
+use catclass_app::blocking::block_on;
 use catclass_app::synthetic::pets_like;
-use catclass_svm::store::{Location, S3Credentials, S3Options, StoreOptions, block_on};
+use catclass_svm::store::{S3Credentials, S3Options, StoreOptions};
 use catclass_testkit::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -31,8 +32,11 @@ fn direct(server: &S3Server) -> StoreOptions {
 /// The same synthetic features in a local folder and under `s3://pets/features`.
 fn features(server: &S3Server, dir: &Path) {
     let pets = pets_like(11, 5, 24, 48);
-    let local = Location::create(dir.to_str().unwrap(), &StoreOptions::default()).unwrap();
-    let remote = Location::create(&format!("s3://{BUCKET}/features"), &direct(server)).unwrap();
+    let local =
+        catclass_app::location::create(dir.to_str().unwrap(), &StoreOptions::default()).unwrap();
+    let remote =
+        catclass_app::location::create(&format!("s3://{BUCKET}/features"), &direct(server))
+            .unwrap();
     block_on(pets.write_json_files(&local, 8)).unwrap();
     block_on(pets.write_json_files(&remote, 8)).unwrap();
 }
@@ -278,7 +282,8 @@ fn photos(server: &S3Server, dir: &Path) {
     let (cat, dog) = (shared.join("chelsea.jpg"), shared.join("darknet-dog.jpg"));
     let files =
         catclass_app::photos::photo_variants(&[(&cat, "cat"), (&dog, "dog")], 40, 5, dir).unwrap();
-    let remote = Location::create(&format!("s3://{BUCKET}/images"), &direct(server)).unwrap();
+    let remote =
+        catclass_app::location::create(&format!("s3://{BUCKET}/images"), &direct(server)).unwrap();
     for f in files {
         let name = f.file_name().unwrap().to_str().unwrap().to_string();
         block_on(remote.put(&name, std::fs::read(&f).unwrap())).unwrap();

@@ -7,6 +7,7 @@
 //! for every pool size because the fold order is fixed by the data. With the `mpi` feature,
 //! `MpiExecutor` spreads the blocks over MPI ranks (each with its own pool) and still returns
 //! the same bits for every number of ranks.
+#![deny(missing_docs)]
 
 #[cfg(feature = "mpi")]
 mod mpi;

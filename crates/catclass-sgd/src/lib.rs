@@ -16,7 +16,7 @@
 //!
 //! The crate is `#![no_std]` + `alloc`.
 #![no_std]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 extern crate alloc;
 

@@ -5,10 +5,11 @@
 //! (`CATCLASS_S3_BENCH_FILES`, default 2000, and `CATCLASS_S3_BENCH_DIM`, default 1280, size
 //! the data; the s3s-fs binary must be installed, see catclass-testkit.)
 
-use catclass_store::{
-    FeatureCatalog, Location, S3Credentials, S3Options, StoreOptions, block_on, feature_json,
-};
+#[path = "../tests/common/mod.rs"]
+mod common;
+use catclass_store::{FeatureCatalog, S3Credentials, S3Options, StoreOptions, feature_json};
 use catclass_testkit::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
+use common::block_on;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::{StreamExt, TryStreamExt};
 use std::time::Duration;
@@ -39,7 +40,7 @@ fn options(server: &S3Server, concurrency: usize) -> StoreOptions {
 
 /// Uploads `files` feature files of `dim` values, named like Oxford-IIIT Pet's.
 fn upload(server: &S3Server, files: usize, dim: usize) {
-    let loc = Location::create("s3://bench/features", &options(server, 64)).expect("location");
+    let loc = common::create("s3://bench/features", &options(server, 64)).expect("location");
     block_on(
         futures::stream::iter(0..files)
             .map(|i| {
@@ -68,7 +69,7 @@ fn upload(server: &S3Server, files: usize, dim: usize) {
 fn read(server: &S3Server, concurrency: usize) -> usize {
     let opts = options(server, concurrency);
     let set = block_on(async {
-        let loc = Location::open("s3://bench/features", &opts)?;
+        let loc = common::open("s3://bench/features", &opts)?;
         let cat = FeatureCatalog::list(&loc).await?;
         cat.read(cat.entries(), concurrency, &|_| {}).await
     })

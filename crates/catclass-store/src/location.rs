@@ -1,14 +1,12 @@
-//! Where data lives: a local folder, `file://`, `s3://bucket/prefix` or `memory://name/prefix`,
-//! all behind one [`object_store::ObjectStore`].
+//! Where data lives: a prefix inside an [`object_store::ObjectStore`] (a local folder, an S3
+//! bucket, or any store the caller built).
 
 use crate::error::{Result, StoreError};
 use crate::s3::S3Options;
 use bytes::Bytes;
-use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 /// Options for opening locations.
 #[derive(Debug, Clone)]
@@ -54,27 +52,8 @@ pub enum LocationKind {
         /// Bucket name.
         bucket: String,
     },
-    /// A named in-memory store (tests, examples).
-    Memory(String),
     /// A store the caller built (any [`ObjectStore`]), under the name it was given.
     Store(String),
-}
-
-fn memory_store(name: &str) -> Arc<InMemory> {
-    static STORES: OnceLock<Mutex<HashMap<String, Arc<InMemory>>>> = OnceLock::new();
-    let stores = STORES.get_or_init(Default::default);
-    let mut guard = stores.lock().unwrap_or_else(|e| e.into_inner());
-    guard
-        .entry(name.to_string())
-        .or_insert_with(|| Arc::new(InMemory::new()))
-        .clone()
-}
-
-fn split_bucket(rest: &str) -> (&str, &str) {
-    match rest.split_once('/') {
-        Some((b, p)) => (b, p.trim_matches('/')),
-        None => (rest, ""),
-    }
 }
 
 impl Location {
@@ -103,59 +82,17 @@ impl Location {
         }
     }
 
-    /// Opens an existing location for reading. A local folder must exist.
-    pub fn open(spec: &str, opts: &StoreOptions) -> Result<Self> {
-        Self::parse(spec, opts, false)
-    }
-
-    /// Opens a location for writing; a local folder is created if missing.
-    pub fn create(spec: &str, opts: &StoreOptions) -> Result<Self> {
-        Self::parse(spec, opts, true)
-    }
-
-    fn parse(spec: &str, opts: &StoreOptions, create: bool) -> Result<Self> {
-        let invalid = |reason: &str| StoreError::InvalidLocation {
-            location: spec.to_string(),
-            reason: reason.to_string(),
-        };
-        if spec.is_empty() {
-            return Err(invalid("empty location"));
-        }
-        if let Some(rest) = spec.strip_prefix("s3://") {
-            let (bucket, prefix) = split_bucket(rest);
-            if bucket.is_empty() {
-                return Err(invalid("no bucket name after s3://"));
-            }
-            let store = crate::s3::build(bucket, opts).map_err(|e| invalid(&e.to_string()))?;
-            return Ok(Location {
-                store,
-                prefix: Path::from(prefix),
-                display: format!("s3://{bucket}/{prefix}")
-                    .trim_end_matches('/')
-                    .to_string(),
-                kind: LocationKind::S3 {
-                    bucket: bucket.to_string(),
-                },
-            });
-        }
-        if let Some(rest) = spec.strip_prefix("memory://") {
-            let (name, prefix) = split_bucket(rest);
-            return Ok(Location {
-                store: memory_store(name),
-                prefix: Path::from(prefix),
-                display: spec.trim_end_matches('/').to_string(),
-                kind: LocationKind::Memory(name.to_string()),
-            });
-        }
-        if spec.contains("://") && !spec.starts_with("file://") {
-            return Err(invalid(
-                "unsupported scheme (use a path, file://, s3:// or memory://)",
-            ));
-        }
-        let path = match spec.strip_prefix("file://") {
-            Some(p) => std::path::PathBuf::from(p),
-            None => std::path::PathBuf::from(spec),
-        };
+    /// A local folder; with `create`, it is made if missing (otherwise it must exist).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let loc = catclass_store::Location::local(dir.path().join("out"), true)?;
+    /// assert!(dir.path().join("out").is_dir());
+    /// assert!(catclass_store::Location::local(dir.path().join("absent"), false).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn local(path: impl AsRef<std::path::Path>, create: bool) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
         if create {
             std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
                 location: path.display().to_string(),
@@ -180,6 +117,33 @@ impl Location {
             prefix: Path::from(""),
             display: path.display().to_string(),
             kind: LocationKind::Local(path),
+        })
+    }
+
+    /// `prefix` in S3 bucket `bucket`: credentials and region from the standard AWS
+    /// environment, the endpoint, retries and timeouts from `opts`.
+    pub fn s3(bucket: &str, prefix: &str, opts: &StoreOptions) -> Result<Self> {
+        let prefix = prefix.trim_matches('/');
+        let location = format!("s3://{bucket}/{prefix}")
+            .trim_end_matches('/')
+            .to_string();
+        if bucket.is_empty() {
+            return Err(StoreError::InvalidLocation {
+                location,
+                reason: "no bucket name".into(),
+            });
+        }
+        let store = crate::s3::build(bucket, opts).map_err(|e| StoreError::InvalidLocation {
+            location: location.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Location {
+            store,
+            prefix: Path::from(prefix),
+            display: location,
+            kind: LocationKind::S3 {
+                bucket: bucket.to_string(),
+            },
         })
     }
 

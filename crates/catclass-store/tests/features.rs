@@ -1,6 +1,8 @@
 //! Reading folders of the seed's feature files: contents, order, and every refusal named.
 
-use catclass_store::{FeatureCatalog, FeatureMatrix, Location, StoreError, StoreOptions, block_on};
+mod common;
+use catclass_store::{FeatureCatalog, FeatureMatrix, Location, StoreError, StoreOptions};
+use common::block_on;
 use std::path::Path;
 
 fn write(dir: &Path, name: &str, body: &str) {
@@ -9,7 +11,7 @@ fn write(dir: &Path, name: &str, body: &str) {
 
 fn read_all(spec: &str) -> Result<catclass_store::FeatureSet, StoreError> {
     block_on(async {
-        let loc = Location::open(spec, &StoreOptions::default())?;
+        let loc = common::open(spec, &StoreOptions::default())?;
         let cat = FeatureCatalog::list(&loc).await?;
         cat.read(cat.entries(), 8, &|_| {}).await
     })
@@ -110,7 +112,7 @@ fn unknown_class_lists_the_known_ones_and_matches_exactly() {
     write(dir.path(), "wheaten_terrier_1.json", "[1.0]");
     write(dir.path(), "yorkshire_terrier_1.json", "[1.0]");
     let cat = block_on(async {
-        FeatureCatalog::list(&Location::open(
+        FeatureCatalog::list(&common::open(
             dir.path().to_str().unwrap(),
             &StoreOptions::default(),
         )?)
@@ -127,10 +129,10 @@ fn unknown_class_lists_the_known_ones_and_matches_exactly() {
 }
 
 #[test]
-fn memory_locations_work_like_folders() {
+fn any_object_store_works_like_a_folder() {
     block_on(async {
-        let loc =
-            Location::create("memory://features-test/run1", &StoreOptions::default()).unwrap();
+        let store = std::sync::Arc::new(object_store::memory::InMemory::new());
+        let loc = Location::in_store(store, "memory", "features-test/run1");
         loc.put("beagle_1.jpg.json", "[1.0, 2.0]").await.unwrap();
         loc.put("boxer_1.jpg.json", "[3.0, 4.0]").await.unwrap();
         let cat = FeatureCatalog::list(&loc).await.unwrap();

@@ -1,12 +1,14 @@
 //! The store against a real S3 server (s3s-fs, signatures checked) on loopback: same data as a
 //! local folder, clear one-line errors, a server lost mid-run, and a flaky network.
 
+mod common;
 use catclass_store::documents::{read_json, write_json};
 use catclass_store::{
     FeatureCatalog, FeatureFormat, FeatureMatrix, FeatureSet, Location, S3Credentials,
-    S3FailureKind, S3Options, SHARD_FILE, StoreError, StoreOptions, block_on, feature_json, shard,
+    S3FailureKind, S3Options, SHARD_FILE, StoreError, StoreOptions, feature_json, shard,
 };
 use catclass_testkit::{ACCESS_KEY, Fault, FaultPlan, FaultProxy, REGION, S3Server, SECRET_KEY};
+use common::block_on;
 use futures::{StreamExt, TryStreamExt};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -72,7 +74,7 @@ fn options(endpoint: String, secret: &str) -> StoreOptions {
 }
 
 async fn read_all(spec: &str, opts: &StoreOptions) -> Result<FeatureSet, StoreError> {
-    let loc = Location::open(spec, opts)?;
+    let loc = common::open(spec, opts)?;
     let cat = FeatureCatalog::list(&loc).await?;
     cat.read(cat.entries(), opts.concurrency, &|_| {}).await
 }
@@ -103,10 +105,10 @@ fn features_on_s3_read_exactly_as_from_a_local_folder() {
     let local = local_set(&files);
     let opts = options(server.endpoint(), SECRET_KEY);
     block_on(async {
-        let loc = Location::create("s3://data/features/", &opts).unwrap();
+        let loc = common::create("s3://data/features/", &opts).unwrap();
         upload(&loc, &files).await;
         // An object in a sub-prefix is not part of the folder.
-        Location::create("s3://data/features/nested", &opts)
+        common::create("s3://data/features/nested", &opts)
             .unwrap()
             .put("Abyssinian_999.jpg.json", b"[1.0]".to_vec())
             .await
@@ -127,7 +129,7 @@ fn documents_round_trip_and_ranged_reads_work_on_s3() {
     let server = S3Server::start_with_bucket("docs").expect("start s3s-fs");
     let opts = options(server.endpoint(), SECRET_KEY);
     block_on(async {
-        let out = Location::create("s3://docs/results", &opts).unwrap();
+        let out = common::create("s3://docs/results", &opts).unwrap();
         write_json(&out, "model.json", &vec![1.5f64, -2.25])
             .await
             .unwrap();
@@ -152,7 +154,7 @@ fn documents_round_trip_and_ranged_reads_work_on_s3() {
 fn wrong_credentials_fail_in_one_line_naming_the_location() {
     let server = S3Server::start_with_bucket("creds").expect("start s3s-fs");
     block_on(upload(
-        &Location::create("s3://creds/f", &options(server.endpoint(), SECRET_KEY)).unwrap(),
+        &common::create("s3://creds/f", &options(server.endpoint(), SECRET_KEY)).unwrap(),
         &feature_files(3, 4),
     ));
     let bad = options(server.endpoint(), "a-wrong-secret");
@@ -179,7 +181,7 @@ fn wrong_credentials_fail_in_one_line_naming_the_location() {
     let mut unknown = options(server.endpoint(), SECRET_KEY);
     unknown.s3.credentials.as_mut().unwrap().access_key_id = "NOT-A-KEY".into();
     let err = block_on(async {
-        let loc = Location::open("s3://creds/f", &unknown)?;
+        let loc = common::open("s3://creds/f", &unknown)?;
         loc.get("Abyssinian_1.jpg.json").await
     })
     .unwrap_err();
@@ -201,7 +203,7 @@ fn missing_bucket_prefix_and_key_are_named() {
     let server = S3Server::start_with_bucket("present").expect("start s3s-fs");
     let opts = options(server.endpoint(), SECRET_KEY);
     block_on(upload(
-        &Location::create("s3://present/features", &opts).unwrap(),
+        &common::create("s3://present/features", &opts).unwrap(),
         &feature_files(2, 4),
     ));
 
@@ -217,7 +219,7 @@ fn missing_bucket_prefix_and_key_are_named() {
     assert_one_line(&err, &["s3://present/nothing-here"]);
 
     let err = block_on(async {
-        Location::open("s3://present/features", &opts)?
+        common::open("s3://present/features", &opts)?
             .get("Abyssinian_404.jpg.json")
             .await
     })
@@ -233,13 +235,13 @@ fn a_server_lost_mid_read_fails_clearly_and_a_rerun_after_restart_completes() {
     let opts = options(endpoint, SECRET_KEY);
     let files = feature_files(400, 32);
     block_on(upload(
-        &Location::create("s3://crash/features", &opts).unwrap(),
+        &common::create("s3://crash/features", &opts).unwrap(),
         &files,
     ));
 
     // Kill the server once 20 files have been read.
     let err = block_on(async {
-        let loc = Location::open("s3://crash/features", &opts)?;
+        let loc = common::open("s3://crash/features", &opts)?;
         let cat = FeatureCatalog::list(&loc).await?;
         let kill = |done: usize| {
             if done == 20 {
@@ -270,7 +272,7 @@ fn a_server_lost_mid_read_fails_clearly_and_a_rerun_after_restart_completes() {
 
     // Writing while the server is down fails and leaves nothing behind.
     let err = block_on(async {
-        let out = Location::create("s3://crash/results", &opts)?;
+        let out = common::create("s3://crash/results", &opts)?;
         write_json(&out, "model.json", &vec![1.0f64]).await
     })
     .unwrap_err();
@@ -280,7 +282,7 @@ fn a_server_lost_mid_read_fails_clearly_and_a_rerun_after_restart_completes() {
     let set = block_on(read_all("s3://crash/features", &opts)).unwrap();
     assert_eq!(set, local_set(&files));
     let exists = block_on(async {
-        Location::open("s3://crash/results", &opts)?
+        common::open("s3://crash/results", &opts)?
             .exists("model.json")
             .await
     })
@@ -308,7 +310,7 @@ fn a_flaky_network_is_survived_by_the_retries() {
     opts.s3.request_timeout = Duration::from_millis(400);
     let files = feature_files(200, 32);
     block_on(upload(
-        &Location::create("s3://flaky/features", &opts).unwrap(),
+        &common::create("s3://flaky/features", &opts).unwrap(),
         &files,
     ));
     let set = block_on(read_all("s3://flaky/features", &opts)).unwrap();
@@ -338,7 +340,7 @@ fn a_shard_on_s3_is_read_with_ranged_gets_exactly_as_the_json_files() {
     let local = local_set(&files);
     let opts = options(server.endpoint(), SECRET_KEY);
     block_on(async {
-        let loc = Location::create("s3://shards/only-shard", &opts).unwrap();
+        let loc = common::create("s3://shards/only-shard", &opts).unwrap();
         write_shard(&loc, &local).await;
         let cat = FeatureCatalog::list(&loc).await.unwrap();
         assert_eq!(cat.source_name(), "shard features.safetensors");
@@ -372,7 +374,7 @@ fn shards_beside_json_files_and_broken_shards() {
     let spec = dir.path().to_str().unwrap().to_string();
     let opts = StoreOptions::default();
     block_on(async {
-        let loc = Location::open(&spec, &opts).unwrap();
+        let loc = common::open(&spec, &opts).unwrap();
         write_shard(&loc, &local).await;
         // Same files in both: the shard is used, and gives the same rows.
         let cat = FeatureCatalog::list(&loc).await.unwrap();

@@ -16,6 +16,7 @@
 //! is looked for. A missing binary is an error, never a silently skipped test.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod proxy;
 mod server;

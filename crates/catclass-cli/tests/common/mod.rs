@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses some of them
 
 use catclass_app::synthetic::pets_like;
-use catclass_svm::store::{Location, StoreOptions};
+use catclass_svm::store::StoreOptions;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -63,7 +63,7 @@ pub fn features(dir: &Path, breeds: usize, dim: usize) -> String {
 /// Writes `pets` as feature files under `dir/features`; returns that location.
 pub fn features_of(dir: &Path, pets: &catclass_app::synthetic::SyntheticPets) -> String {
     let spec = dir.join("features").to_string_lossy().into_owned();
-    let loc = Location::create(&spec, &StoreOptions::default()).unwrap();
-    catclass_svm::store::block_on(pets.write_json_files(&loc, 8)).unwrap();
+    let loc = catclass_app::location::create(&spec, &StoreOptions::default()).unwrap();
+    catclass_app::blocking::block_on(pets.write_json_files(&loc, 8)).unwrap();
     spec
 }
