@@ -9,7 +9,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 use crate::backend::{BackendError, FeatureBackend, InputSpec, OutputSpec, checked_extract};
 use crate::model::ModelSource;
 use crate::preprocess::Layout;
-use crate::tract_tuning::tune;
+use catclass_tract_kernels::tune;
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -166,7 +166,7 @@ impl TractBackend {
         self
     }
 
-    /// Whether plans get catclass's rewrites ([`crate::tract_tuning::tune`]: a faster depthwise
+    /// Whether plans get catclass's rewrites ([`catclass_tract_kernels::tune`]: a faster depthwise
     /// convolution, im2col for thick convolutions), the default, or are tract's own. Features
     /// are equal within float rounding either way. Plans already built are dropped.
     pub fn with_tuning(mut self, on: bool) -> Self {

@@ -117,27 +117,6 @@ fn embedded_features_match_onnxruntime_and_batches() {
 
 #[test]
 fn tuned_plans_give_tracts_features() {
-    use tract_onnx::prelude::*;
-    // EfficientNet-Lite0's 16 depthwise convolutions and its stem (3 input channels) run
-    // direct, each with the ReLU6 that follows it (batch 1 leaves them CHW, batch 2 NCHW).
-    for batch in [1, 2] {
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &catclass_features::DEFAULT_MODEL_ONNX[..])
-            .unwrap()
-            .with_input_fact(
-                0,
-                InferenceFact::dt_shape(f32::datum_type(), [batch, 3, 224, 224]),
-            )
-            .unwrap();
-        let mut typed = model.into_typed().unwrap().into_decluttered().unwrap();
-        let tuning = catclass_features::tract_tuning::tune(&mut typed).unwrap();
-        assert_eq!(
-            (tuning.direct.convs, tuning.direct.clamps),
-            (17, 17),
-            "batch {batch}"
-        );
-        assert_eq!((tuning.winograd, tuning.im2col), (0, 0));
-    }
     let pre = Preset::EfficientNetLite.preprocess();
     let imgs = [
         photo("chelsea.jpg"),
@@ -171,36 +150,6 @@ fn vgg16_shaped_graph_by_path_at_fc2() {
     let dir = tempfile::tempdir().unwrap();
     let path = vgg16_like(dir.path());
     let src = ModelSource::Path(path.clone());
-    {
-        // Blocks 4 and 5 have 64 channels: the 3x3 convolutions reading 64 run as Winograd
-        // F(4x4, 3x3) on 28x28 (block 4's second and third) and F(2x2, 3x3) on 14x14 (block 5).
-        use catclass_features::tract_tuning::{Variant, WinogradOutput, tune};
-        use tract_onnx::prelude::*;
-        let mut typed = tract_onnx::onnx()
-            .model_for_path(&path)
-            .unwrap()
-            .with_input_fact(0, f32::fact([1, 224, 224, 3]).into())
-            .unwrap()
-            .into_typed()
-            .unwrap()
-            .into_decluttered()
-            .unwrap();
-        assert_eq!(tune(&mut typed).unwrap().winograd, 5);
-        let mut variants: Vec<Variant> = typed
-            .nodes()
-            .iter()
-            .filter_map(|n| n.op_as::<WinogradOutput>())
-            .map(|o| o.tiles.variant)
-            .collect();
-        variants.sort_by_key(|v| v.outputs());
-        assert_eq!(
-            variants,
-            [Variant::F2; 3]
-                .into_iter()
-                .chain([Variant::F4; 2])
-                .collect::<Vec<_>>()
-        );
-    }
     let fc2 = Arc::new(TractBackend::load(&src, Some("fc2")).unwrap());
     // Keras exports are NHWC: the layout is read from the model.
     assert_eq!(fc2.input().layout, Layout::Nhwc);

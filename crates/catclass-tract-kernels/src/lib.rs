@@ -1,4 +1,4 @@
-//! Rewrites of a decluttered tract model that [`crate::TractBackend`] applies before tract
+//! Rewrites of a decluttered tract model that `catclass_features::TractBackend` applies before tract
 //! optimises it ([`tune`]); each was measured on this project's models (see the README).
 //!
 //! ## Depthwise and few-channel convolutions: [`use_direct_convs`]

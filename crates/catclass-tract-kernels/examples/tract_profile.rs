@@ -1,19 +1,19 @@
-//! Time per operator of the tract plan [`catclass_features::TractBackend`] runs, batch 1.
+//! Time per operator of the tract plan that `catclass_features::TractBackend` runs, batch 1.
 //!
-//! cargo run --release -p catclass-features --example tract_profile -- \
+//! cargo run --release -p catclass-tract-kernels --example tract_profile -- \
 //!     MODEL.onnx LAYER [--runs N] [--untuned] [--knob TRACT_KNOB=VALUE]...
 //!
 //! Runs the plan N times (default 30) on a constant image and prints, per operator kind and
 //! for the 25 slowest nodes, the fastest of the N timings (the minimum is what a shared,
 //! noisy machine measures most steadily), with their sum and the mean and fastest wall
 //! time per image.
-//! `--untuned` leaves out catclass's rewrites (`catclass_features::tract_tuning`); `--knob` sets one
+//! `--untuned` leaves out catclass's rewrites (`catclass_tract_kernels::tune`); `--knob` sets one
 //! of tract's scopable knobs while the plan is optimised.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use catclass_features::tract_tuning::tune;
+use catclass_tract_kernels::tune;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{bail, format_err};
 use tract_onnx::tract_core::knobs::KnobScope;
