@@ -4,13 +4,16 @@
 //! rewrites run on it). The VGG16-shaped test needs `python3` with `numpy` and `onnx`; it fails,
 //! never skips, when one is missing.
 //!
-//! That the tuned plans give tract's own numbers is tested through `catclass_features::TractBackend`
-//! (its `tract_models` tests); the kernels' own arithmetic by the unit tests of this crate.
+//! That the tuned plans give tract's own numbers is tested through
+//! `catclass_features::TractBackend` (its `tract_models` tests); the kernels' own arithmetic by
+//! the unit tests of this crate.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use catclass_tract_kernels::{Variant, WinogradOutput, tune};
+use catclass_tract_kernels::{
+    DirectConv2d, TuneOptions, Variant, WinogradChoice, WinogradOutput, tune, tune_with,
+};
 use tract_onnx::prelude::*;
 
 /// The repository root.
@@ -92,6 +95,14 @@ fn efficientnet_lite0_depthwise_and_stem_convolutions_run_direct() {
         );
         assert_eq!((tuning.winograd, tuning.im2col), (0, 0));
     }
+    // Without the direct convolutions nothing else takes them: tract's plan.
+    let mut typed = efficientnet_lite0(1);
+    let opts = TuneOptions {
+        direct_convs: false,
+        ..TuneOptions::default()
+    };
+    assert_eq!(tune_with(&mut typed, &opts).unwrap(), Default::default());
+    assert!(!typed.nodes().iter().any(|n| n.op_is::<DirectConv2d>()));
 }
 
 #[test]
@@ -109,4 +120,19 @@ fn vgg16_shaped_graph_runs_its_64_channel_convolutions_as_winograd() {
             .chain([Variant::F4; 2])
             .collect::<Vec<_>>()
     );
+    // One variant everywhere, or none.
+    let mut typed = vgg16_like_model(&path);
+    let f4 = TuneOptions {
+        winograd: WinogradChoice::Always(Variant::F4),
+        ..TuneOptions::default()
+    };
+    assert_eq!(tune_with(&mut typed, &f4).unwrap().winograd, 5);
+    assert_eq!(winograd_variants(&typed), [Variant::F4; 5]);
+    let mut typed = vgg16_like_model(&path);
+    let off = TuneOptions {
+        winograd: WinogradChoice::Off,
+        ..TuneOptions::default()
+    };
+    assert_eq!(tune_with(&mut typed, &off).unwrap().winograd, 0);
+    assert!(winograd_variants(&typed).is_empty());
 }
