@@ -56,7 +56,7 @@ fn stages(c: &mut Criterion) {
         Arc::new(t)
     };
     // tract runs a batch as single images by default; "one plan of 8" is one batched run;
-    // "untuned" is tract's own plan, without catclass's rewrites (`tract_tuning`).
+    // "untuned" is tract's own plan, without catclass's rewrites (`catclass-tract-kernels`).
     let backends: Vec<(&str, Arc<dyn FeatureBackend>)> = vec![
         ("tract", tract(1, true)),
         ("tract untuned", tract(1, false)),

@@ -40,8 +40,6 @@ pub mod preprocess;
 pub mod resize;
 #[cfg(feature = "tract")]
 mod tract_backend;
-#[cfg(feature = "tract")]
-pub mod tract_tuning;
 
 pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec};
 #[cfg(feature = "burn")]

@@ -9,9 +9,12 @@ use tract_onnx::tract_hir::infer::Factoid;
 use crate::backend::{BackendError, FeatureBackend, InputSpec, OutputSpec, checked_extract};
 use crate::model::ModelSource;
 use crate::preprocess::Layout;
-use crate::tract_tuning::tune;
+use catclass_tract_kernels::{TuneOptions, Tuning, tune_with};
 
 type Plan = Arc<TypedRunnableModel>;
+
+/// One optimised plan and what the rewrites changed in it (`None`: untuned).
+type Built = (Plan, Option<Tuning>);
 
 /// An ONNX network run by tract (pure Rust, CPU, one thread per call).
 ///
@@ -19,14 +22,18 @@ type Plan = Arc<TypedRunnableModel>;
 /// EfficientNet-Lite0 tract runs 8 single images about twice as fast as one batch of 8, see
 /// `benches/stages.rs`). One optimised plan is built per chunk size on first use and cached;
 /// calls from several threads run concurrently.
+///
+/// Before tract optimises a plan, catclass's rewrites (crate `catclass-tract-kernels`) replace
+/// some of its convolutions by faster kernels: see [`Self::with_tuning`] and
+/// [`Self::with_tuning_options`].
 pub struct TractBackend {
     model_name: String,
     model: InferenceModel,
     input: InputSpec,
     output: OutputSpec,
-    plans: Mutex<HashMap<usize, Plan>>,
+    plans: Mutex<HashMap<usize, Built>>,
     plan_batch: usize,
-    tuned: bool,
+    tuning: Option<TuneOptions>,
 }
 
 impl std::fmt::Debug for TractBackend {
@@ -132,15 +139,21 @@ impl TractBackend {
             },
             plans: Mutex::new(HashMap::new()),
             plan_batch: 1,
-            tuned: true,
+            tuning: Some(TuneOptions::default()),
         })
     }
 
     fn plan(&self, batch: usize) -> Result<Plan, BackendError> {
+        self.built(batch).map(|(plan, _)| plan)
+    }
+
+    /// The plan for `batch` images, built on first use, and its tuning report.
+    fn built(&self, batch: usize) -> Result<Built, BackendError> {
         let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = plans.get(&batch) {
-            return Ok(p.clone());
+        if let Some(b) = plans.get(&batch) {
+            return Ok(b.clone());
         }
+        let mut report = None;
         let plan = self
             .model
             .clone()
@@ -148,15 +161,15 @@ impl TractBackend {
             .and_then(|m| m.into_typed())
             .and_then(|m| m.into_decluttered())
             .and_then(|mut m| {
-                if self.tuned {
-                    tune(&mut m)?;
+                if let Some(options) = &self.tuning {
+                    report = Some(tune_with(&mut m, options)?);
                 }
                 m.into_optimized()
             })
             .and_then(|m| m.into_runnable())
             .map_err(model_err(&self.model_name))?;
-        plans.insert(batch, plan.clone());
-        Ok(plan)
+        plans.insert(batch, (plan.clone(), report));
+        Ok((plan, report))
     }
 
     /// Runs batches as chunks of at most `images` images through one plan each (at least 1;
@@ -166,13 +179,42 @@ impl TractBackend {
         self
     }
 
-    /// Whether plans get catclass's rewrites ([`crate::tract_tuning::tune`]: a faster depthwise
-    /// convolution, im2col for thick convolutions), the default, or are tract's own. Features
-    /// are equal within float rounding either way. Plans already built are dropped.
-    pub fn with_tuning(mut self, on: bool) -> Self {
-        self.tuned = on;
+    /// Whether plans get catclass's rewrites ([`catclass_tract_kernels::tune`]: a faster
+    /// depthwise and few-channel convolution, Winograd for 3x3 convolutions, im2col for thick
+    /// convolutions), the default, or are tract's own. Features are equal within float rounding
+    /// either way. `true` means the default [`TuneOptions`]. Plans already built are dropped.
+    pub fn with_tuning(self, on: bool) -> Self {
+        self.set_tuning(on.then(TuneOptions::default))
+    }
+
+    /// Plans get the rewrites that `options` selects ([`catclass_tract_kernels::tune_with`]):
+    /// for example
+    /// `TuneOptions { winograd: WinogradChoice::Off, ..TuneOptions::default() }` keeps tract's
+    /// own 3x3 convolutions. [`Self::with_tuning`]`(true)` is
+    /// `with_tuning_options(TuneOptions::default())`. Features are equal within float rounding
+    /// whatever the options. Plans already built are dropped.
+    ///
+    /// The options type is [`catclass_tract_kernels::TuneOptions`] (depend on
+    /// `catclass-tract-kernels` beside `catclass-features` to name it).
+    pub fn with_tuning_options(self, options: TuneOptions) -> Self {
+        self.set_tuning(Some(options))
+    }
+
+    fn set_tuning(mut self, tuning: Option<TuneOptions>) -> Self {
+        self.tuning = tuning;
         self.plans = Mutex::new(HashMap::new());
         self
+    }
+
+    /// The rewrites plans get (`None`: tract's own plans; see [`Self::with_tuning_options`]).
+    pub fn tuning_options(&self) -> Option<TuneOptions> {
+        self.tuning
+    }
+
+    /// What the rewrites changed in the plan that runs `images` images at once (built now if it
+    /// was not yet): how many convolutions each rewrite took; `None` when plans are untuned.
+    pub fn tuning_report(&self, images: usize) -> Result<Option<Tuning>, BackendError> {
+        self.built(images.max(1)).map(|(_, report)| report)
     }
 
     /// The most images one plan runs at once (see [`Self::with_plan_batch`]).

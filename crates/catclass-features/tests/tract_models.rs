@@ -14,6 +14,7 @@ use catclass_features::{
     BackendError, DecodeLimits, Extractor, FeatureBackend, Layout, ModelSource, Preset, Rgb8Image,
     TractBackend, load_image,
 };
+use catclass_tract_kernels::{TuneOptions, Variant, WinogradChoice};
 use common::{onnxruntime, rel_diff, shared, vgg16_like};
 
 fn photo(name: &str) -> Rgb8Image {
@@ -117,53 +118,60 @@ fn embedded_features_match_onnxruntime_and_batches() {
 
 #[test]
 fn tuned_plans_give_tracts_features() {
-    use tract_onnx::prelude::*;
     // EfficientNet-Lite0's 16 depthwise convolutions and its stem (3 input channels) run
     // direct, each with the ReLU6 that follows it (batch 1 leaves them CHW, batch 2 NCHW).
-    for batch in [1, 2] {
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &catclass_features::DEFAULT_MODEL_ONNX[..])
-            .unwrap()
-            .with_input_fact(
-                0,
-                InferenceFact::dt_shape(f32::datum_type(), [batch, 3, 224, 224]),
-            )
-            .unwrap();
-        let mut typed = model.into_typed().unwrap().into_decluttered().unwrap();
-        let tuning = catclass_features::tract_tuning::tune(&mut typed).unwrap();
+    let tuned = TractBackend::load(&ModelSource::Embedded, Some("logits")).unwrap();
+    assert_eq!(tuned.tuning_options(), Some(TuneOptions::default()));
+    for images in [1, 2] {
+        let tuning = tuned.tuning_report(images).unwrap().unwrap();
         assert_eq!(
             (tuning.direct.convs, tuning.direct.clamps),
             (17, 17),
-            "batch {batch}"
+            "{images} images"
         );
         assert_eq!((tuning.winograd, tuning.im2col), (0, 0));
     }
+    let untuned = tuned.with_tuning(false);
+    assert_eq!(untuned.tuning_options(), None);
+    assert_eq!(untuned.tuning_report(1).unwrap(), None);
     let pre = Preset::EfficientNetLite.preprocess();
     let imgs = [
         photo("chelsea.jpg"),
         photo("darknet-dog.jpg"),
         photo("coffee.png"),
     ];
-    let run = |fast: bool, plan_batch: usize| {
-        let b = TractBackend::load(&ModelSource::Embedded, Some("logits"))
-            .unwrap()
-            .with_tuning(fast)
-            .with_plan_batch(plan_batch);
+    let run = |tuning: Option<TuneOptions>, plan_batch: usize| {
+        let b = TractBackend::load(&ModelSource::Embedded, Some("logits")).unwrap();
+        let b = match tuning {
+            Some(options) => b.with_tuning_options(options),
+            None => b.with_tuning(false),
+        }
+        .with_plan_batch(plan_batch);
         Extractor::new(Arc::new(b), pre)
             .unwrap()
             .with_batch(3)
             .extract_images(&imgs)
             .unwrap()
     };
-    let tract_own = run(false, 1);
+    let tract_own = run(None, 1);
     for plan_batch in [1, 2] {
-        let fast = run(true, plan_batch);
+        let fast = run(Some(TuneOptions::default()), plan_batch);
         for (x, y) in fast.iter().zip(&tract_own) {
             let d = rel_diff(x, y);
             println!("logits, tuned vs tract's own plan, plans of {plan_batch}: {d:e}");
             assert!(d <= 1e-5, "plans of {plan_batch}: relative difference {d}");
         }
     }
+    // Without the direct convolutions: tract's own plan, the same bits.
+    let no_direct = TuneOptions {
+        direct_convs: false,
+        ..TuneOptions::default()
+    };
+    let b = TractBackend::load(&ModelSource::Embedded, Some("logits"))
+        .unwrap()
+        .with_tuning_options(no_direct);
+    assert_eq!(b.tuning_report(1).unwrap(), Some(Default::default()));
+    assert_eq!(run(Some(no_direct), 1), tract_own);
 }
 
 #[test]
@@ -171,37 +179,10 @@ fn vgg16_shaped_graph_by_path_at_fc2() {
     let dir = tempfile::tempdir().unwrap();
     let path = vgg16_like(dir.path());
     let src = ModelSource::Path(path.clone());
-    {
-        // Blocks 4 and 5 have 64 channels: the 3x3 convolutions reading 64 run as Winograd
-        // F(4x4, 3x3) on 28x28 (block 4's second and third) and F(2x2, 3x3) on 14x14 (block 5).
-        use catclass_features::tract_tuning::{Variant, WinogradOutput, tune};
-        use tract_onnx::prelude::*;
-        let mut typed = tract_onnx::onnx()
-            .model_for_path(&path)
-            .unwrap()
-            .with_input_fact(0, f32::fact([1, 224, 224, 3]).into())
-            .unwrap()
-            .into_typed()
-            .unwrap()
-            .into_decluttered()
-            .unwrap();
-        assert_eq!(tune(&mut typed).unwrap().winograd, 5);
-        let mut variants: Vec<Variant> = typed
-            .nodes()
-            .iter()
-            .filter_map(|n| n.op_as::<WinogradOutput>())
-            .map(|o| o.tiles.variant)
-            .collect();
-        variants.sort_by_key(|v| v.outputs());
-        assert_eq!(
-            variants,
-            [Variant::F2; 3]
-                .into_iter()
-                .chain([Variant::F4; 2])
-                .collect::<Vec<_>>()
-        );
-    }
     let fc2 = Arc::new(TractBackend::load(&src, Some("fc2")).unwrap());
+    // Blocks 4 and 5 have 64 channels: the 3x3 convolutions reading 64 run as Winograd (which
+    // variant where: the catclass-tract-kernels tests); none when the options say so.
+    assert_eq!(fc2.tuning_report(1).unwrap().unwrap().winograd, 5);
     // Keras exports are NHWC: the layout is read from the model.
     assert_eq!(fc2.input().layout, Layout::Nhwc);
     assert_eq!((fc2.input().height, fc2.input().width), (224, 224));
@@ -226,6 +207,30 @@ fn vgg16_shaped_graph_by_path_at_fc2() {
         assert!(f.iter().any(|&v| v > 0.0));
         let d = rel_diff(f, s);
         assert!(d <= 1e-5, "batch 2 vs batch 1: {d}");
+    }
+    // Winograd off, or F(2x2, 3x3) on every map: the same features within rounding.
+    for (winograd, replaced) in [
+        (WinogradChoice::Off, 0),
+        (WinogradChoice::Always(Variant::F2), 5),
+    ] {
+        let options = TuneOptions {
+            winograd,
+            ..TuneOptions::default()
+        };
+        let b = TractBackend::load(&src, Some("fc2"))
+            .unwrap()
+            .with_tuning_options(options);
+        assert_eq!(b.tuning_options(), Some(options));
+        let tuning = b.tuning_report(1).unwrap().unwrap();
+        assert_eq!(tuning.winograd, replaced, "{winograd:?}");
+        let other = Extractor::new(Arc::new(b), pre)
+            .unwrap()
+            .extract_images(&imgs)
+            .unwrap();
+        for (o, s) in other.iter().zip(&single) {
+            let d = rel_diff(o, s);
+            assert!(d <= 1e-5, "{winograd:?} vs the default: {d}");
+        }
     }
     // "fc2" is the layer's last node: the ReLU, i.e. relu(BiasAdd).
     let pre_act = TractBackend::load(&src, Some("vgg16/fc2/BiasAdd:0")).unwrap();

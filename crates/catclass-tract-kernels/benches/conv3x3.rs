@@ -1,9 +1,9 @@
 //! One VGG16 3x3 convolution (and its ReLU) per block, batch 1, on one thread: tract's own
 //! plan (im2col and a matrix product) beside catclass's Winograd rewrites
-//! (`tract_tuning::use_winograd_with`), F(2x2, 3x3) and F(4x4, 3x3); `use_winograd` picks
+//! (`use_winograd_with`), F(2x2, 3x3) and F(4x4, 3x3); `use_winograd` picks
 //! F(2x2, 3x3) on 14x14 and F(4x4, 3x3) above.
 //!
-//! `cargo bench -p catclass-features --bench conv3x3`
+//! `cargo bench -p catclass-tract-kernels --bench conv3x3`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tract_onnx::prelude::*;
@@ -11,7 +11,7 @@ use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec
 use tract_onnx::tract_core::ops::math::max;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-use catclass_features::tract_tuning::{Variant, use_im2col_for_thick_convs, use_winograd_with};
+use catclass_tract_kernels::{Variant, use_im2col_for_thick_convs, use_winograd_with};
 
 /// Reproducible values in [-0.05, 0.05).
 fn values(n: usize, seed: u64) -> Vec<f32> {

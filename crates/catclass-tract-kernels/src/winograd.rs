@@ -10,8 +10,8 @@
 //! convolution by rounding only (the tests hold F(2x2, 3x3) to 1e-5 and F(4x4, 3x3) to 1e-4 of
 //! the largest output).
 //!
-//! The transforms are written once, over [`Lanes`] (8 tiles at a time): the portable
-//! instantiation is the reference, the AVX2 one gives the same bits (tested).
+//! The transforms are written once, over a private `Lanes` trait (8 tiles at a time): the
+//! portable instantiation is the reference, the AVX2 one gives the same bits (tested).
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;

@@ -1,19 +1,22 @@
-//! Time per operator of the tract plan [`catclass_features::TractBackend`] runs, batch 1.
+//! Time per operator of the tract plan that `catclass_features::TractBackend` runs, batch 1.
 //!
-//! cargo run --release -p catclass-features --example tract_profile -- \
-//!     MODEL.onnx LAYER [--runs N] [--untuned] [--knob TRACT_KNOB=VALUE]...
+//! cargo run --release -p catclass-tract-kernels --example tract_profile -- \
+//!     MODEL.onnx LAYER [--runs N] [--untuned] [--no-direct] [--no-winograd] [--winograd f2|f4]
+//!     [--no-im2col] [--knob TRACT_KNOB=VALUE]...
 //!
 //! Runs the plan N times (default 30) on a constant image and prints, per operator kind and
 //! for the 25 slowest nodes, the fastest of the N timings (the minimum is what a shared,
 //! noisy machine measures most steadily), with their sum and the mean and fastest wall
 //! time per image.
-//! `--untuned` leaves out catclass's rewrites (`catclass_features::tract_tuning`); `--knob` sets one
-//! of tract's scopable knobs while the plan is optimised.
+//! `--untuned` leaves out catclass's rewrites (`catclass_tract_kernels::tune`); `--no-direct`,
+//! `--no-winograd`, `--winograd f2|f4` (one variant on every map) and `--no-im2col` change one
+//! of its `TuneOptions`; `--knob` sets one of tract's scopable knobs while the plan is
+//! optimised.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use catclass_features::tract_tuning::tune;
+use catclass_tract_kernels::{TuneOptions, Variant, WinogradChoice, tune_with};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{bail, format_err};
 use tract_onnx::tract_core::knobs::KnobScope;
@@ -23,11 +26,23 @@ use tract_onnx::tract_hir::infer::Factoid;
 fn main() -> TractResult<()> {
     let mut args = std::env::args().skip(1);
     let (mut positional, mut runs, mut tuned) = (Vec::new(), 30usize, true);
+    let mut options = TuneOptions::default();
     let mut knobs: Vec<(String, String)> = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--runs" => runs = args.next().unwrap_or_default().parse()?,
             "--untuned" => tuned = false,
+            "--no-direct" => options.direct_convs = false,
+            "--no-winograd" => options.winograd = WinogradChoice::Off,
+            "--winograd" => {
+                let variant = match args.next().unwrap_or_default().as_str() {
+                    "f2" => Variant::F2,
+                    "f4" => Variant::F4,
+                    _ => bail!("--winograd f2|f4"),
+                };
+                options.winograd = WinogradChoice::Always(variant);
+            }
+            "--no-im2col" => options.im2col_for_thick_convs = false,
             "--knob" => {
                 let kv = args.next().unwrap_or_default();
                 let (k, v) = kv
@@ -39,7 +54,7 @@ fn main() -> TractResult<()> {
         }
     }
     let [path, layer] = positional.as_slice() else {
-        bail!("usage: tract_profile MODEL.onnx LAYER [--runs N] [--untuned]");
+        bail!("usage: tract_profile MODEL.onnx LAYER [--runs N] [--untuned] [--no-direct] ...");
     };
     let runs = runs.max(2);
     let mut model = tract_onnx::onnx().model_for_path(path)?;
@@ -62,7 +77,7 @@ fn main() -> TractResult<()> {
         .into_typed()?
         .into_decluttered()?;
     if tuned {
-        println!("{:?}", tune(&mut typed)?);
+        println!("{:?}", tune_with(&mut typed, &options)?);
     }
     let scope = KnobScope::new(knobs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let plan = scope.enter(|| typed.into_optimized())?.into_runnable()?;

@@ -1,5 +1,58 @@
-//! Rewrites of a decluttered tract model that [`crate::TractBackend`] applies before tract
-//! optimises it ([`tune`]); each was measured on this project's models (see the README).
+//! Hand-written convolution kernels for [tract](https://github.com/sonos/tract) CNN plans, and
+//! the rewrites that put them in: [`tune`] (or [`tune_with`] and [`TuneOptions`]) rewrites a
+//! decluttered [`TypedModel`] before tract optimises it; each rewrite was measured on this
+//! project's models (see the README). `catclass_features::TractBackend` runs every ONNX
+//! network it loads through [`tune_with`].
+//!
+//! ```
+//! use catclass_tract_kernels::{TuneOptions, tune, tune_with};
+//! use tract_onnx::prelude::*;
+//! use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec};
+//! use tract_onnx::tract_core::ops::nn::DataFormat;
+//!
+//! // An RGB image's stem: 3 -> 8 channels, 3x3, stride 2, padding 1.
+//! fn stem() -> TractResult<TypedModel> {
+//!     let mut model = TypedModel::default();
+//!     let x = model.add_source("x", f32::fact([1, 3, 32, 32]))?;
+//!     let k = model.add_const("k", Tensor::from_shape(&[8, 3, 3, 3], &[0.01f32; 8 * 27])?)?;
+//!     let b = model.add_const("b", Tensor::from_shape(&[8], &[0.5f32; 8])?)?;
+//!     let conv = Conv {
+//!         pool_spec: PoolSpec {
+//!             data_format: DataFormat::NCHW,
+//!             kernel_shape: tvec![3, 3],
+//!             padding: PaddingSpec::Explicit(tvec![1, 1], tvec![1, 1]),
+//!             dilations: None,
+//!             strides: Some(tvec![2, 2]),
+//!             input_channels: 3,
+//!             output_channels: 8,
+//!         },
+//!         kernel_fmt: KernelFormat::OIHW,
+//!         group: 1,
+//!         q_params: None,
+//!     };
+//!     let y = model.wire_node("conv", conv, &[x, k, b])?;
+//!     model.select_output_outlets(&y)?;
+//!     model.into_decluttered()
+//! }
+//!
+//! // Few input channels: the convolution runs as `DirectConv2d`.
+//! let mut model = stem()?;
+//! assert_eq!(tune(&mut model)?.direct.convs, 1);
+//! let plan = model.into_optimized()?.into_runnable()?;
+//! let y = plan.run(tvec![Tensor::from_shape(&[1, 3, 32, 32], &[1f32; 3 * 32 * 32])?.into()])?;
+//! assert_eq!(y[0].shape(), [1, 8, 16, 16]);
+//!
+//! // The same model with that rewrite switched off keeps tract's convolution.
+//! let mut model = stem()?;
+//! let opts = TuneOptions { direct_convs: false, ..TuneOptions::default() };
+//! assert_eq!(tune_with(&mut model, &opts)?.direct.convs, 0);
+//! # Ok::<(), TractError>(())
+//! ```
+//!
+//! The ops ([`DirectConv2d`], [`WinogradInput`], [`WinogradOutput`]) are tract ops
+//! (`tract_core`'s `Op`, `EvalOp` and `TypedOp`) that evaluate f32 data; on x86_64 with AVX2 and
+//! FMA they run vector code (`unsafe`, `#[target_feature]`), elsewhere a portable path with the
+//! same arithmetic.
 //!
 //! ## Depthwise and few-channel convolutions: [`use_direct_convs`]
 //!
@@ -33,6 +86,8 @@
 //! 72 ms through im2col and a matrix product; `block1_conv1` (3 x 3x3 = 27) is the other way
 //! round (6 ms direct, 28 ms im2col). Above 64 inputs per point (tract's own limit where AMX
 //! runs the products) those convolutions are lowered through im2col.
+
+#![warn(missing_docs)]
 
 pub mod winograd;
 
@@ -595,7 +650,7 @@ mod avx2 {
     }
 }
 
-/// What [`tune`] changed.
+/// What [`tune`] or [`tune_with`] changed: how many convolutions each rewrite took.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tuning {
     /// Convolutions now run by [`DirectConv2d`].
@@ -606,12 +661,99 @@ pub struct Tuning {
     pub im2col: usize,
 }
 
-/// Applies every rewrite of this module to a decluttered model, before `into_optimized`.
+/// Which rewrites [`tune_with`] applies. The [`Default`] is what [`tune`] does: every
+/// rewrite, the Winograd variant chosen by the size of the map ([`WinogradChoice::ByPlane`]).
+///
+/// ```
+/// use catclass_tract_kernels::{TuneOptions, Variant, WinogradChoice};
+///
+/// let all = TuneOptions::default();
+/// assert!(all.direct_convs && all.im2col_for_thick_convs);
+/// assert_eq!(all.winograd, WinogradChoice::ByPlane);
+/// // No Winograd; tract's direct spatial kernel kept for thick convolutions.
+/// let fewer = TuneOptions {
+///     winograd: WinogradChoice::Off,
+///     im2col_for_thick_convs: false,
+///     ..TuneOptions::default()
+/// };
+/// assert_eq!(fewer.winograd.variant_for([14, 14]), None);
+/// assert_eq!(all.winograd.variant_for([14, 14]), Some(Variant::F2));
+/// assert_eq!(all.winograd.variant_for([28, 28]), Some(Variant::F4));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TuneOptions {
+    /// Depthwise and few-channel convolutions run as [`DirectConv2d`] ([`use_direct_convs`]).
+    pub direct_convs: bool,
+    /// Whether, and with which variant, 3x3 convolutions run as Winograd ([`use_winograd_with`]).
+    pub winograd: WinogradChoice,
+    /// Thick convolutions that tract would run with its direct spatial kernel are lowered
+    /// through im2col instead ([`use_im2col_for_thick_convs`]; the only place where tract's
+    /// scoped knob `TRACT_DISABLE_DIRECT_SPATIAL` is set, and only while this rewrite runs).
+    pub im2col_for_thick_convs: bool,
+}
+
+impl Default for TuneOptions {
+    fn default() -> Self {
+        Self {
+            direct_convs: true,
+            winograd: WinogradChoice::ByPlane,
+            im2col_for_thick_convs: true,
+        }
+    }
+}
+
+/// Which Winograd variant [`tune_with`] gives the convolutions [`use_winograd`] takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum WinogradChoice {
+    /// No Winograd: tract runs every 3x3 convolution itself.
+    Off,
+    /// [`Variant::for_plane`]: F(2x2, 3x3) on maps of up to [`WINOGRAD_F2_MAX_PLANE`] points,
+    /// F(4x4, 3x3) above (what [`use_winograd`] does).
+    #[default]
+    ByPlane,
+    /// This variant on every map.
+    Always(Variant),
+}
+
+impl WinogradChoice {
+    /// The variant for a map of `[height, width]` points (`None`: no Winograd).
+    pub fn variant_for(self, [height, width]: [usize; 2]) -> Option<Variant> {
+        match self {
+            WinogradChoice::Off => None,
+            WinogradChoice::ByPlane => Some(Variant::for_plane(height * width)),
+            WinogradChoice::Always(v) => Some(v),
+        }
+    }
+}
+
+/// Applies every rewrite of this crate to a decluttered model, before `into_optimized`:
+/// [`tune_with`] and the default [`TuneOptions`].
 pub fn tune(model: &mut TypedModel) -> TractResult<Tuning> {
+    tune_with(model, &TuneOptions::default())
+}
+
+/// Applies the rewrites that `options` selects to a decluttered model, before
+/// `into_optimized`, in this order: [`use_direct_convs`], [`use_winograd_with`],
+/// [`use_im2col_for_thick_convs`]. The counts of a rewrite left out are 0.
+pub fn tune_with(model: &mut TypedModel, options: &TuneOptions) -> TractResult<Tuning> {
+    let direct = if options.direct_convs {
+        use_direct_convs(model)?
+    } else {
+        DirectConvs::default()
+    };
+    let winograd = match options.winograd {
+        WinogradChoice::Off => 0,
+        choice => use_winograd_with(model, |plane| choice.variant_for(plane))?,
+    };
+    let im2col = if options.im2col_for_thick_convs {
+        use_im2col_for_thick_convs(model)?
+    } else {
+        0
+    };
     Ok(Tuning {
-        direct: use_direct_convs(model)?,
-        winograd: use_winograd(model)?,
-        im2col: use_im2col_for_thick_convs(model)?,
+        direct,
+        winograd,
+        im2col,
     })
 }
 
@@ -1035,6 +1177,56 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn tune_with_applies_only_the_rewrites_the_options_select() {
+        // 64 channels on a 16x20 map: Winograd F(4x4, 3x3) by default; 3 channels: direct.
+        let default = TuneOptions::default();
+        let mut model = conv_model(1, 64, [16, 20], true);
+        let tuning = tune_with(&mut model, &default).unwrap();
+        assert_eq!(
+            tuning,
+            tune(&mut conv_model(1, 64, [16, 20], true)).unwrap()
+        );
+        assert_eq!((tuning.winograd, tuning.direct.convs), (1, 0));
+        for (winograd, want) in [
+            (WinogradChoice::Off, None),
+            (WinogradChoice::ByPlane, Some(Variant::F4)),
+            (WinogradChoice::Always(Variant::F2), Some(Variant::F2)),
+        ] {
+            let mut model = conv_model(1, 64, [16, 20], true);
+            let opts = TuneOptions {
+                winograd,
+                ..default
+            };
+            let tuning = tune_with(&mut model, &opts).unwrap();
+            assert_eq!(tuning.winograd, usize::from(want.is_some()), "{winograd:?}");
+            let used = model
+                .nodes()
+                .iter()
+                .find_map(|n| n.op_as::<WinogradOutput>())
+                .map(|o| o.tiles.variant);
+            assert_eq!(used, want, "{winograd:?}");
+        }
+        let no_direct = TuneOptions {
+            direct_convs: false,
+            ..default
+        };
+        assert_eq!(tune(&mut one_conv(3, 20)).unwrap().direct.convs, 1);
+        let tuning = tune_with(&mut one_conv(3, 20), &no_direct).unwrap();
+        assert_eq!(tuning, Tuning::default());
+        // 8 channels x 3x3 on rows of 130: tract's direct spatial kernel unless lowered.
+        let no_im2col = TuneOptions {
+            im2col_for_thick_convs: false,
+            ..default
+        };
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("fma") {
+            assert_eq!(tune(&mut one_conv(8, 130)).unwrap().im2col, 1);
+        }
+        let mut kept = one_conv(8, 130);
+        assert_eq!(tune_with(&mut kept, &no_im2col).unwrap().im2col, 0);
     }
 
     #[test]
