@@ -87,7 +87,7 @@
 //! round (6 ms direct, 28 ms im2col). Above 64 inputs per point (tract's own limit where AMX
 //! runs the products) those convolutions are lowered through im2col.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod winograd;
 
