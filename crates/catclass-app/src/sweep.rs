@@ -7,7 +7,7 @@
 //! depend on the number of workers).
 
 use crate::solver::Solver;
-use crate::train::{seed_title, values};
+use crate::train::seed_title;
 use crate::{AppError, Executor};
 use catclass_sgd::Sequential;
 use catclass_store::{FeatureCatalog, FeatureEntry, StoreOptions};
@@ -153,7 +153,7 @@ pub fn sweep<E: Executor>(cfg: &SweepConfig, exec: &E) -> Result<Sweep, AppError
         Ok::<_, AppError>((entries, set))
     })?;
     let classes: Vec<&str> = entries.iter().map(|e| e.class.as_str()).collect();
-    let data = Dataset::from_values(values(set.values), set.dim, classes)?;
+    let data = Dataset::from_values(set.values, set.dim, classes)?;
     if cfg.task == Task::Multiclass && data.classes().len() < 2 {
         return Err(AppError::TooFewClasses {
             location: cfg.features.clone(),

@@ -6,7 +6,7 @@
 //! ~ N(0, 0.45); a row is `max(mean + N(0, 1), 0) * exp(N(0, 0.25)) * 1.6`, rounded to f32
 //! (the recipe of the MLlib golden cases' generator). About 60 % of the values are 0.
 
-use catclass_store::{FeatureMatrix, FeatureSet, Location, StoreError};
+use catclass_store::{FeatureSet, Location, StoreError, Values};
 use rand_chacha::ChaCha12Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -124,7 +124,7 @@ impl SyntheticPets {
             names: self.names.iter().map(|n| format!("{n}.json")).collect(),
             classes: self.classes.clone(),
             dim: self.dim,
-            values: FeatureMatrix::F32(self.values.clone()),
+            values: Values::F32(self.values.clone()),
         }
     }
 

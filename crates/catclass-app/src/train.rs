@@ -13,16 +13,14 @@ use crate::{AppError, Executor};
 use catclass_sgd::ROWS_PER_BLOCK;
 use catclass_sgd::reduce::block_count;
 use catclass_store::documents::{write_json, write_text};
-use catclass_store::{
-    FeatureCatalog, FeatureEntry, FeatureMatrix, FeatureSet, Location, StoreOptions,
-};
+use catclass_store::{FeatureCatalog, FeatureEntry, FeatureSet, Location, StoreOptions};
 use catclass_svm::metrics::{BinaryMetrics, Confusion, MulticlassMetrics};
 use catclass_svm::model_file::{
     ClassModel, MODEL_FORMAT, MODEL_VERSION, ModelFile, MulticlassModelFile, MulticlassTask,
     SavedModel, SolverRecord, TrainingRecord,
 };
 use catclass_svm::split::stratified_split;
-use catclass_svm::{Classifier, Dataset, Fit, FitSummary, Metrics, Predict, Task, Values};
+use catclass_svm::{Classifier, Dataset, Fit, FitSummary, Metrics, Predict, Task};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -419,18 +417,10 @@ async fn read_checked(
     Ok(set)
 }
 
-/// Feature values read from files as the library's rows.
-pub fn values(m: FeatureMatrix) -> Values {
-    match m {
-        FeatureMatrix::F32(v) => Values::F32(v),
-        FeatureMatrix::F64(v) => Values::F64(v),
-    }
-}
-
 /// Rows read from files as a data set indexed into `classes`.
 fn dataset(set: FeatureSet, classes: &[String]) -> Result<Dataset, AppError> {
     Ok(Dataset::with_classes(
-        values(set.values),
+        set.values,
         set.dim,
         &set.classes,
         classes.iter().cloned(),

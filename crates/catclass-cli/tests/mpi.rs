@@ -210,22 +210,10 @@ fn a_bad_file_on_one_rank_fails_the_whole_job() {
 #[test]
 fn model_from_s3_is_identical_for_every_rank_count() {
     use catclass_app::blocking::block_on;
-    use catclass_svm::store::{S3Credentials, S3Options, StoreOptions};
+    use catclass_svm::store::StoreOptions;
     use catclass_testkit::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
     let server = S3Server::start_with_bucket("pets").expect("start s3s-fs");
-    let direct = StoreOptions {
-        s3_endpoint: Some(server.endpoint()),
-        s3: S3Options {
-            credentials: Some(S3Credentials {
-                access_key_id: ACCESS_KEY.into(),
-                secret_access_key: SECRET_KEY.into(),
-                session_token: None,
-            }),
-            region: Some(REGION.into()),
-            ..S3Options::default()
-        },
-        ..StoreOptions::default()
-    };
+    let direct = StoreOptions::s3_endpoint(&server.endpoint(), ACCESS_KEY, SECRET_KEY, REGION);
     // 5 breeds x 200 = 1,000 files, 700 training rows: 3 blocks.
     let pets = catclass_app::synthetic::pets_like(11, 5, 200, 24);
     let dir = tempfile::tempdir().unwrap();

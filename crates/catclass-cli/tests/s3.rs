@@ -5,7 +5,7 @@ mod common;
 
 use catclass_app::blocking::block_on;
 use catclass_app::synthetic::pets_like;
-use catclass_svm::store::{S3Credentials, S3Options, StoreOptions};
+use catclass_svm::store::StoreOptions;
 use catclass_testkit::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -14,19 +14,7 @@ const BUCKET: &str = "pets";
 
 /// Options for writing test data straight to the server.
 fn direct(server: &S3Server) -> StoreOptions {
-    StoreOptions {
-        s3_endpoint: Some(server.endpoint()),
-        s3: S3Options {
-            credentials: Some(S3Credentials {
-                access_key_id: ACCESS_KEY.into(),
-                secret_access_key: SECRET_KEY.into(),
-                session_token: None,
-            }),
-            region: Some(REGION.into()),
-            ..S3Options::default()
-        },
-        ..StoreOptions::default()
-    }
+    StoreOptions::s3_endpoint(&server.endpoint(), ACCESS_KEY, SECRET_KEY, REGION)
 }
 
 /// The same synthetic features in a local folder and under `s3://pets/features`.

@@ -154,12 +154,7 @@ mod x86 {
     use super::{Element, add_signed_portable};
     use core::arch::x86_64::*;
 
-    cpufeatures::new!(avx2_fma, "avx2", "fma");
-
-    #[inline(always)]
-    pub(super) fn available() -> bool {
-        avx2_fma::get()
-    }
+    pub(super) use crate::cpu::avx2_fma as available;
 
     #[inline(always)]
     unsafe fn finish(acc: __m256d, x: impl Fn(usize) -> f64, w: &[f64], from: usize) -> f64 {

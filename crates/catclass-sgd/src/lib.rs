@@ -20,6 +20,7 @@
 
 extern crate alloc;
 
+mod cpu;
 pub mod data;
 pub mod dcd;
 pub mod kernel;
@@ -31,7 +32,7 @@ pub mod params;
 pub mod reduce;
 pub mod sampler;
 
-pub use data::{Dataset, DatasetError, Element};
+pub use data::{Dataset, DatasetError, Element, Values};
 pub use dcd::{ClassWeight, DcdError, DcdFit, DcdParamError, DcdParams, DcdParamsBuilder, Loss};
 pub use mllib::{SgdFit, SvmSgd};
 pub use model::LinearModel;

@@ -7,7 +7,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-use catclass_store::{FeatureCatalog, S3Credentials, S3Options, StoreOptions, feature_json};
+use catclass_store::{FeatureCatalog, StoreOptions, feature_json};
 use catclass_testkit::{ACCESS_KEY, REGION, S3Server, SECRET_KEY};
 use common::block_on;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -23,18 +23,8 @@ fn env_usize(key: &str, default: usize) -> usize {
 
 fn options(server: &S3Server, concurrency: usize) -> StoreOptions {
     StoreOptions {
-        s3_endpoint: Some(server.endpoint()),
         concurrency,
-        s3: S3Options {
-            credentials: Some(S3Credentials {
-                access_key_id: ACCESS_KEY.into(),
-                secret_access_key: SECRET_KEY.into(),
-                session_token: None,
-            }),
-            region: Some(REGION.into()),
-            ..S3Options::default()
-        },
-        ..StoreOptions::default()
+        ..StoreOptions::s3_endpoint(&server.endpoint(), ACCESS_KEY, SECRET_KEY, REGION)
     }
 }
 

@@ -4,6 +4,7 @@ use crate::error::{Result, StoreError};
 use crate::feature_json;
 use crate::location::Location;
 use crate::shard::{self, FeatureModel, SHARD_FILE, ShardHeader};
+pub use catclass_sgd::Values;
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,54 +27,6 @@ pub struct FeatureEntry {
     pub class: String,
 }
 
-/// Feature values of many rows, row-major: `f32` when every value is exactly a float32 (CNN
-/// outputs), else `f64`. The choice never changes a value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FeatureMatrix {
-    /// Every value is an exact float32.
-    F32(Vec<f32>),
-    /// General doubles.
-    F64(Vec<f64>),
-}
-
-impl FeatureMatrix {
-    /// Number of values.
-    pub fn len(&self) -> usize {
-        match self {
-            FeatureMatrix::F32(v) => v.len(),
-            FeatureMatrix::F64(v) => v.len(),
-        }
-    }
-
-    /// Whether there is no value.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Value `i` as `f64`.
-    pub fn get(&self, i: usize) -> f64 {
-        match self {
-            FeatureMatrix::F32(v) => v[i] as f64,
-            FeatureMatrix::F64(v) => v[i],
-        }
-    }
-
-    /// Rows `rows` (of `dim` values each) copied into a new matrix of the same type.
-    pub fn select_rows(&self, rows: &[usize], dim: usize) -> FeatureMatrix {
-        fn pick<T: Copy>(v: &[T], rows: &[usize], dim: usize) -> Vec<T> {
-            let mut out = Vec::with_capacity(rows.len() * dim);
-            for &r in rows {
-                out.extend_from_slice(&v[r * dim..(r + 1) * dim]);
-            }
-            out
-        }
-        match self {
-            FeatureMatrix::F32(v) => FeatureMatrix::F32(pick(v, rows, dim)),
-            FeatureMatrix::F64(v) => FeatureMatrix::F64(pick(v, rows, dim)),
-        }
-    }
-}
-
 /// Rows read from feature files: names, classes and values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureSet {
@@ -84,7 +37,7 @@ pub struct FeatureSet {
     /// Values per row.
     pub dim: usize,
     /// The values, row-major.
-    pub values: FeatureMatrix,
+    pub values: Values,
 }
 
 impl FeatureSet {
@@ -95,13 +48,13 @@ impl FeatureSet {
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// use std::sync::Arc;
-    /// use catclass_store::{FeatureMatrix, FeatureSet, Location};
+    /// use catclass_store::{Values, FeatureSet, Location};
     /// let store = Arc::new(object_store::memory::InMemory::new());
     /// let rows = FeatureSet {
     ///     names: vec!["cat_1.png.json".into(), "dog_1.png.json".into()],
     ///     classes: vec!["cat".into(), "dog".into()],
     ///     dim: 2,
-    ///     values: FeatureMatrix::F32(vec![1.0, 0.0, 0.0, 1.0]),
+    ///     values: Values::F32(vec![1.0, 0.0, 0.0, 1.0]),
     /// };
     /// rows.write_json_files(&Location::in_store(store.clone(), "mem", "f"), 8).await?;
     /// let back = FeatureSet::read(store, "f").await?;
@@ -126,8 +79,8 @@ impl FeatureSet {
                 let row = self.values.select_rows(&[i], dim);
                 let task = tokio::spawn(async move {
                     let text = match &row {
-                        FeatureMatrix::F32(v) => feature_json::to_json(v),
-                        FeatureMatrix::F64(v) => feature_json::to_json(v),
+                        Values::F32(v) => feature_json::to_json(v),
+                        Values::F64(v) => feature_json::to_json(v),
                     };
                     loc.put(&name, text).await
                 });
@@ -372,7 +325,7 @@ impl FeatureCatalog {
                 names: entries.iter().map(|e| e.name.clone()).collect(),
                 classes: entries.iter().map(|e| e.class.clone()).collect(),
                 dim: if entries.is_empty() { 0 } else { header.dim },
-                values: FeatureMatrix::F32(values),
+                values: Values::F32(values),
             });
         }
         let loc = &self.location;
@@ -414,9 +367,9 @@ fn assemble(loc: &Location, entries: &[FeatureEntry], parsed: Vec<Vec<f64>>) -> 
     }
     let all_f32 = parsed.iter().flatten().all(|x| (*x as f32) as f64 == *x);
     let values = if all_f32 {
-        FeatureMatrix::F32(parsed.iter().flatten().map(|x| *x as f32).collect())
+        Values::F32(parsed.iter().flatten().map(|x| *x as f32).collect())
     } else {
-        FeatureMatrix::F64(parsed.into_iter().flatten().collect())
+        Values::F64(parsed.into_iter().flatten().collect())
     };
     Ok(FeatureSet {
         names: entries.iter().map(|e| e.name.clone()).collect(),

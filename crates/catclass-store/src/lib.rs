@@ -22,7 +22,7 @@ pub mod shard;
 
 pub use error::{Result, StoreError};
 pub use features::{
-    FeatureCatalog, FeatureEntry, FeatureFormat, FeatureMatrix, FeatureSet, FeatureSource, class_of,
+    FeatureCatalog, FeatureEntry, FeatureFormat, FeatureSet, FeatureSource, Values, class_of,
 };
 pub use location::{Location, LocationKind, StoreOptions};
 pub use s3::{S3Credentials, S3Failure, S3FailureKind, S3Options};

@@ -32,6 +32,33 @@ impl Default for StoreOptions {
     }
 }
 
+impl StoreOptions {
+    /// Options for one S3-compatible endpoint with static keys (a local server, a private
+    /// cloud), the other settings at their defaults.
+    ///
+    /// ```
+    /// use catclass_store::StoreOptions;
+    /// let o = StoreOptions::s3_endpoint("http://127.0.0.1:9000", "key", "hunter2", "eu-west-1");
+    /// assert_eq!(o.s3.region.as_deref(), Some("eu-west-1"));
+    /// assert!(!format!("{o:?}").contains("hunter2"), "Debug hides the secret");
+    /// ```
+    pub fn s3_endpoint(endpoint: &str, access_key_id: &str, secret: &str, region: &str) -> Self {
+        StoreOptions {
+            s3_endpoint: Some(endpoint.to_string()),
+            s3: S3Options {
+                credentials: Some(crate::S3Credentials {
+                    access_key_id: access_key_id.to_string(),
+                    secret_access_key: secret.to_string(),
+                    session_token: None,
+                }),
+                region: Some(region.to_string()),
+                ..S3Options::default()
+            },
+            ..StoreOptions::default()
+        }
+    }
+}
+
 /// A folder-like place holding objects: a store and a prefix inside it.
 #[derive(Debug, Clone)]
 pub struct Location {

@@ -1,7 +1,7 @@
 //! Reading folders of the seed's feature files: contents, order, and every refusal named.
 
 mod common;
-use catclass_store::{FeatureCatalog, FeatureMatrix, Location, StoreError, StoreOptions};
+use catclass_store::{FeatureCatalog, Location, StoreError, StoreOptions, Values};
 use common::block_on;
 use std::path::Path;
 
@@ -44,7 +44,7 @@ fn reads_a_folder_sorted_by_name_with_classes_from_names() {
     assert_eq!(set.dim, 3);
     // 0.1 is not a float32 value: the matrix keeps doubles and every value exactly.
     match &set.values {
-        FeatureMatrix::F64(v) => assert_eq!(v[6..], [0.1, 0.2, 0.3]),
+        Values::F64(v) => assert_eq!(v[6..], [0.1, 0.2, 0.3]),
         other => panic!("expected f64 storage, got {other:?}"),
     }
 }
@@ -55,10 +55,7 @@ fn float32_values_are_stored_as_f32() {
     write(dir.path(), "a_1.json", "[0.5, 1.2345678806304932]");
     write(dir.path(), "b_1.json", "[0.0, 3.0]");
     let set = read_all(dir.path().to_str().unwrap()).unwrap();
-    assert_eq!(
-        set.values,
-        FeatureMatrix::F32(vec![0.5, 1.234_567_9, 0.0, 3.0])
-    );
+    assert_eq!(set.values, Values::F32(vec![0.5, 1.234_567_9, 0.0, 3.0]));
 }
 
 fn err_of(files: &[(&str, &str)]) -> String {
@@ -138,6 +135,6 @@ fn any_object_store_works_like_a_folder() {
         let cat = FeatureCatalog::list(&loc).await.unwrap();
         let set = cat.read(cat.entries(), 4, &|_| {}).await.unwrap();
         assert_eq!(set.classes, ["beagle", "boxer"]);
-        assert_eq!(set.values, FeatureMatrix::F32(vec![1.0, 2.0, 3.0, 4.0]));
+        assert_eq!(set.values, Values::F32(vec![1.0, 2.0, 3.0, 4.0]));
     });
 }

@@ -4,8 +4,8 @@
 mod common;
 use catclass_store::documents::{read_json, write_json};
 use catclass_store::{
-    FeatureCatalog, FeatureFormat, FeatureMatrix, FeatureSet, Location, S3Credentials,
-    S3FailureKind, S3Options, SHARD_FILE, StoreError, StoreOptions, feature_json, shard,
+    FeatureCatalog, FeatureFormat, FeatureSet, Location, S3FailureKind, S3Options, SHARD_FILE,
+    StoreError, StoreOptions, Values, feature_json, shard,
 };
 use catclass_testkit::{ACCESS_KEY, Fault, FaultPlan, FaultProxy, REGION, S3Server, SECRET_KEY};
 use common::block_on;
@@ -51,25 +51,19 @@ async fn upload(loc: &Location, files: &[(String, String)]) {
 
 /// Options that reach `endpoint` with the server's credentials, short retries and timeouts.
 fn options(endpoint: String, secret: &str) -> StoreOptions {
+    let base = StoreOptions::s3_endpoint(&endpoint, ACCESS_KEY, secret, REGION);
     StoreOptions {
-        s3_endpoint: Some(endpoint),
         concurrency: 16,
         s3: S3Options {
-            credentials: Some(S3Credentials {
-                access_key_id: ACCESS_KEY.into(),
-                secret_access_key: secret.into(),
-                session_token: None,
-            }),
-            region: Some(REGION.into()),
             max_retries: 3,
             retry_timeout: Duration::from_secs(20),
             init_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(100),
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(1),
-            ..S3Options::default()
+            ..base.s3
         },
-        ..StoreOptions::default()
+        ..base
     }
 }
 
@@ -325,7 +319,7 @@ fn a_flaky_network_is_survived_by_the_retries() {
 
 /// Writes the shard of `set` into `loc`.
 async fn write_shard(loc: &Location, set: &FeatureSet) {
-    let FeatureMatrix::F32(values) = &set.values else {
+    let Values::F32(values) = &set.values else {
         panic!("test features are float32")
     };
     shard::write(loc, SHARD_FILE, &set.names, set.dim, values, None)

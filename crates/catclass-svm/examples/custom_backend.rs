@@ -10,7 +10,7 @@ use catclass_svm::features::{
     Preprocess, Resize,
 };
 use catclass_svm::prelude::*;
-use catclass_svm::store::{FeatureMatrix, FeatureSet, Location};
+use catclass_svm::store::{FeatureSet, Location, Values};
 use object_store::ObjectStore;
 use object_store::memory::InMemory;
 use std::sync::Arc;
@@ -125,7 +125,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         names,
         classes: classes.map(str::to_string).collect(),
         dim: 3 * BINS,
-        values: FeatureMatrix::F32(values),
+        values: Values::F32(values),
     };
 
     // Features -> the caller's object store (any object_store backend) and back.
@@ -143,7 +143,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Rows -> the built-in solvers.
-    let FeatureMatrix::F32(x) = &read.values else {
+    let Values::F32(x) = &read.values else {
         unreachable!("histograms are single precision")
     };
     let data = Dataset::from_slice(x, read.dim, &read.classes)?;

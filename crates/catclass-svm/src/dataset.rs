@@ -2,75 +2,8 @@
 
 use crate::SvmError;
 use crate::split::stratified_split;
-use catclass_sgd::Element;
+use catclass_sgd::{Element, Values};
 use std::collections::BTreeSet;
-
-/// Feature values of many rows, row-major: `f32` (CNN features) or `f64` (anything else).
-/// Every computation is made in `f64`; an `f32` value converts exactly, so the choice never
-/// changes a result, only the memory read.
-///
-/// ```
-/// use catclass_svm::Values;
-/// let v: Values = vec![1.0f32, 2.0].into();
-/// assert_eq!((v.len(), v.get(1)), (2, 2.0));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub enum Values {
-    /// Single precision.
-    F32(Vec<f32>),
-    /// Double precision.
-    F64(Vec<f64>),
-}
-
-impl Values {
-    /// Number of values.
-    pub fn len(&self) -> usize {
-        match self {
-            Values::F32(v) => v.len(),
-            Values::F64(v) => v.len(),
-        }
-    }
-
-    /// Whether there is no value.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Value `i` as `f64`.
-    pub fn get(&self, i: usize) -> f64 {
-        match self {
-            Values::F32(v) => f64::from(v[i]),
-            Values::F64(v) => v[i],
-        }
-    }
-
-    /// Rows `rows` (of `dim` values each), copied in that order.
-    fn select(&self, rows: &[usize], dim: usize) -> Values {
-        fn pick<T: Copy>(v: &[T], rows: &[usize], dim: usize) -> Vec<T> {
-            let mut out = Vec::with_capacity(rows.len() * dim);
-            for &r in rows {
-                out.extend_from_slice(&v[r * dim..(r + 1) * dim]);
-            }
-            out
-        }
-        match self {
-            Values::F32(v) => Values::F32(pick(v, rows, dim)),
-            Values::F64(v) => Values::F64(pick(v, rows, dim)),
-        }
-    }
-}
-
-impl From<Vec<f32>> for Values {
-    fn from(v: Vec<f32>) -> Self {
-        Values::F32(v)
-    }
-}
-
-impl From<Vec<f64>> for Values {
-    fn from(v: Vec<f64>) -> Self {
-        Values::F64(v)
-    }
-}
 
 /// An element type rows can be given in: `f32` or `f64`.
 pub trait Value: Element {
@@ -367,7 +300,7 @@ impl Dataset {
     /// The rows `rows` (indices held here), in that order, with the same class list.
     pub fn select(&self, rows: &[usize]) -> Dataset {
         Dataset {
-            values: self.values.select(rows, self.dim),
+            values: self.values.select_rows(rows, self.dim),
             dim: self.dim,
             classes: self.classes.clone(),
             targets: rows.iter().map(|&r| self.targets[r]).collect(),

@@ -11,8 +11,9 @@
 //! A binary task trains one model, [`Task::Multiclass`] one per class; either way the result
 //! is a [`Classifier`].
 
+use crate::Values;
 use crate::classifier::Classifier;
-use crate::dataset::{Dataset, Values};
+use crate::dataset::Dataset;
 use crate::{Executor, SvmError, Task};
 use catclass_sgd::dcd::{ClassWeight, Loss};
 use catclass_sgd::{Element, LinearModel, MiniBatchSampling};

@@ -48,10 +48,10 @@ pub use catclass_sgd as sgd;
 pub use catclass_store as store;
 
 pub use catclass_exec::{Executor, ThreadPool};
-pub use catclass_sgd::MiniBatchSampling;
 pub use catclass_sgd::dcd::{ClassWeight, Loss};
+pub use catclass_sgd::{MiniBatchSampling, Values};
 pub use classifier::{Classifier, Evaluation, Metrics, Predict};
-pub use dataset::{ClassLabel, Dataset, Row, Value, Values};
+pub use dataset::{ClassLabel, Dataset, Row, Value};
 pub use error::SvmError;
 pub use fit::{
     Dcd, DcdParams, DcdParamsBuilder, Fit, FitSummary, Regularisation, SgdParams, SgdParamsBuilder,

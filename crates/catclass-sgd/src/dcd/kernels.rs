@@ -142,12 +142,7 @@ fn reduce_portable(n: usize, pair: impl Fn(usize) -> (f64, f64)) -> f64 {
 mod x86 {
     use core::arch::x86_64::*;
 
-    cpufeatures::new!(avx2_fma, "avx2", "fma");
-
-    #[inline(always)]
-    pub(super) fn available() -> bool {
-        avx2_fma::get()
-    }
+    pub(super) use crate::cpu::avx2_fma as available;
 
     /// Combines the four groups and folds the tail `(from..n)` with scalar fma.
     #[inline(always)]
