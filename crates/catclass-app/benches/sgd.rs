@@ -11,8 +11,8 @@
 //!
 //! `cargo bench -p catclass-svm --bench sgd`
 
+use catclass_app::seed::task_from_args;
 use catclass_app::synthetic::pets_like;
-use catclass_app::train::task_from_args;
 use catclass_svm::sgd::{Dataset, SgdParams};
 use catclass_svm::split::stratified_split;
 use catclass_svm::{Executor, ThreadPool};

@@ -300,7 +300,7 @@ fn feature_err(e: catclass_features::BackendError) -> AppError {
 /// Everything `catclass extract` needs.
 #[derive(Debug, Clone)]
 pub struct ExtractConfig {
-    /// Image files or folders (local paths, `s3://`, `memory://`); folders give their
+    /// Image files or folders (local paths, `file://`, `s3://`); folders give their
     /// `*.jpg`, `*.jpeg` and `*.png` (any case), not those of sub-folders.
     pub images: Vec<String>,
     /// Output folder.

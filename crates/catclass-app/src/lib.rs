@@ -20,6 +20,7 @@ pub mod location;
 pub mod photos;
 pub mod plot;
 pub mod predict;
+pub mod seed;
 pub mod solver;
 pub mod sweep;
 pub mod synthetic;

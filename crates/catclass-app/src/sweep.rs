@@ -6,8 +6,8 @@
 //! settings run in parallel on the executor's workers, each fit sequentially (results do not
 //! depend on the number of workers).
 
+use crate::seed::seed_title;
 use crate::solver::Solver;
-use crate::train::seed_title;
 use crate::{AppError, Executor};
 use catclass_sgd::Sequential;
 use catclass_store::{FeatureCatalog, FeatureEntry, StoreOptions};

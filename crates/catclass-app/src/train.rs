@@ -8,6 +8,7 @@
 //! a saved model on another location.
 
 use crate::extract::feature_provenance;
+use crate::seed::seed_title;
 use crate::solver::Solver;
 use crate::{AppError, Executor};
 use catclass_sgd::ROWS_PER_BLOCK;
@@ -39,7 +40,7 @@ pub enum TestRows {
 /// Everything `catclass train` needs.
 #[derive(Debug, Clone)]
 pub struct TrainConfig {
-    /// Feature location (folder, `file://`, `s3://`, `memory://`).
+    /// Feature location (folder, `file://`, `s3://`).
     pub features: String,
     /// What is learned.
     pub task: Task,
@@ -70,24 +71,6 @@ pub enum Stage {
     Training,
     /// Evaluating.
     Evaluating,
-}
-
-/// The seed's words for a binary task: `A - B`, `A - None` for one vs all.
-pub fn seed_title(task: &Task) -> String {
-    match task {
-        Task::OneVsOne(a, b) => format!("{a} - {b}"),
-        Task::OneVsRest(a) => format!("{a} - None"),
-        Task::Multiclass => "one vs rest".to_string(),
-    }
-}
-
-/// The seed's arguments `<CLASS_A> <CLASS_B | None>` as a task.
-pub fn task_from_args(a: &str, b: &str) -> Task {
-    if b == "None" {
-        Task::OneVsRest(a.to_string())
-    } else {
-        Task::OneVsOne(a.to_string(), b.to_string())
-    }
 }
 
 /// Row counts of a binary run.

@@ -2,9 +2,10 @@
 
 use crate::train::{RunArgs, SolverArgs, print_summary};
 use anyhow::{Context, Result};
+use catclass_app::seed::task_from_args;
 use catclass_app::sweep::SweepConfig;
 use catclass_app::synthetic::pets_like;
-use catclass_app::train::{TestRows, TrainConfig, TrainOutcome, task_from_args};
+use catclass_app::train::{TestRows, TrainConfig, TrainOutcome};
 use catclass_svm::ThreadPool;
 use clap::Args;
 use std::time::Instant;

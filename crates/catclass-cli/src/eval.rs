@@ -12,7 +12,7 @@ use clap::Args;
 pub struct EvalArgs {
     /// The model file (a path or URL), as written by `catclass train`.
     pub model: String,
-    /// Feature files to score: a folder, file://, s3://bucket/prefix or memory://name.
+    /// Feature files to score: a folder, file://, s3://bucket/prefix.
     pub features: String,
     /// Where to write eval.json and eval.txt.
     #[arg(long, default_value = ".")]

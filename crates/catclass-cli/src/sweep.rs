@@ -2,8 +2,8 @@
 
 use crate::train::{RunArgs, SolverArgs};
 use anyhow::{Context, Result};
+use catclass_app::seed::task_from_args;
 use catclass_app::sweep::{SweepConfig, SweepPoint, band, sweep};
-use catclass_app::train::task_from_args;
 use catclass_svm::store::documents::write_text;
 use catclass_svm::{Executor, Task, ThreadPool};
 use clap::Args;
@@ -12,7 +12,7 @@ use std::time::Instant;
 /// Arguments of `catclass sweep`.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Feature files: a folder, file://, s3://bucket/prefix or memory://name.
+    /// Feature files: a folder, file://, s3://bucket/prefix.
     pub features: String,
     /// The positive class (not with --multiclass).
     #[arg(required_unless_present = "multiclass", conflicts_with = "multiclass")]

@@ -3,9 +3,8 @@
 use crate::progress::StageBar;
 use anyhow::{Context, Result};
 use catclass_app::Solver;
-use catclass_app::train::{
-    MulticlassReport, TestRows, TrainConfig, TrainOutcome, TrainReport, seed_title, task_from_args,
-};
+use catclass_app::seed::{seed_title, task_from_args};
+use catclass_app::train::{MulticlassReport, TestRows, TrainConfig, TrainOutcome, TrainReport};
 use catclass_svm::store::{Location, StoreOptions};
 use catclass_svm::{
     ClassWeight, Dcd, Executor, Loss, MiniBatchSampling, SgdParams, SvmSgd, Task, ThreadPool,
@@ -24,7 +23,7 @@ pub enum ExecutorKind {
 /// Arguments of `catclass train` (the seed's three, then MLlib's settings).
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Feature files: a folder, file://, s3://bucket/prefix or memory://name.
+    /// Feature files: a folder, file://, s3://bucket/prefix.
     pub features: String,
     /// The positive class (label 1), matched exactly (not with --multiclass).
     #[arg(required_unless_present = "multiclass", conflicts_with = "multiclass")]

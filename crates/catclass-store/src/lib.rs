@@ -17,6 +17,7 @@ pub mod error;
 pub mod feature_json;
 pub mod features;
 pub mod location;
+pub mod options;
 pub mod s3;
 pub mod shard;
 
@@ -24,6 +25,7 @@ pub use error::{Result, StoreError};
 pub use features::{
     FeatureCatalog, FeatureEntry, FeatureFormat, FeatureSet, FeatureSource, Values, class_of,
 };
-pub use location::{Location, LocationKind, StoreOptions};
+pub use location::{Location, LocationKind};
+pub use options::StoreOptions;
 pub use s3::{S3Credentials, S3Failure, S3FailureKind, S3Options};
 pub use shard::{FeatureModel, SHARD_FILE, ShardHeader};

@@ -1,7 +1,6 @@
 //! S3: configuration from the standard AWS environment and command-line options, bounded
 //! retries with backoff, and one-line explanations of S3 failures.
 
-use crate::location::StoreOptions;
 use object_store::ObjectStore;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, AwsCredential};
 use object_store::{BackoffConfig, ClientConfigKey, RetryConfig, StaticCredentialProvider};
@@ -10,16 +9,19 @@ use std::time::Duration;
 
 /// Builds an S3 store for `bucket` from the AWS environment (`AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
-/// `AWS_ALLOW_HTTP`, or the instance role), with `opts.s3_endpoint` (else `AWS_ENDPOINT_URL_S3`,
-/// else `AWS_ENDPOINT_URL`) and `opts.s3` on top.
-pub fn build(bucket: &str, opts: &StoreOptions) -> object_store::Result<Arc<dyn ObjectStore>> {
-    let endpoint = opts.s3_endpoint.clone().or_else(|| {
+/// `AWS_ALLOW_HTTP`, or the instance role), with `endpoint` (else `AWS_ENDPOINT_URL_S3`, else
+/// `AWS_ENDPOINT_URL`) and `options` on top.
+pub fn build(
+    bucket: &str,
+    endpoint: Option<&str>,
+    options: &S3Options,
+) -> object_store::Result<Arc<dyn ObjectStore>> {
+    let endpoint = endpoint.map(str::to_string).or_else(|| {
         std::env::var("AWS_ENDPOINT_URL_S3")
             .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
             .ok()
     });
-    let store = opts
-        .s3
+    let store = options
         .apply(AmazonS3Builder::from_env(), bucket, endpoint.as_deref())
         .build()?;
     Ok(Arc::new(store))
@@ -31,7 +33,7 @@ pub fn build(bucket: &str, opts: &StoreOptions) -> object_store::Result<Arc<dyn 
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` (or
 /// `AWS_DEFAULT_REGION`), `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`; without static keys the
 /// credentials come from the web-identity, container or EC2/EMR instance role providers.
-/// The endpoint and the read concurrency live in [`StoreOptions`].
+/// The endpoint and the read concurrency live in [`crate::StoreOptions`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct S3Options {
     /// Static credentials that replace the environment's (for embedding and tests; the

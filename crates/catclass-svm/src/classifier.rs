@@ -2,7 +2,6 @@
 //! [`Predict`] trait every trained model implements.
 
 use crate::dataset::{Dataset, Row};
-use crate::fit::FitSummary;
 use crate::metrics::{BinaryMetrics, Confusion, MulticlassMetrics};
 use crate::{Executor, SvmError, Task};
 use catclass_sgd::multiclass::argmax;
@@ -82,6 +81,31 @@ pub struct Evaluation {
     /// The decision value of every row scored, in row order.
     #[serde(skip)]
     pub decisions: Vec<f64>,
+}
+
+/// What a solver did while training one model, beside the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitSummary {
+    /// Weight updates (MLlib; 0 for DCD).
+    pub updates: usize,
+    /// Passes over the data (MLlib's treeAggregate jobs, or DCD's epochs).
+    pub passes: usize,
+    /// Whether the solver's stopping rule fired (MLlib's convergence test, DCD's tolerance).
+    pub converged: bool,
+    /// MLlib's loss history (empty for DCD).
+    pub loss_history: Vec<f64>,
+    /// MLlib's objective of the final model, the same yardstick for both solvers (computed
+    /// for binary tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<f64>,
+    /// DCD epochs.
+    pub epochs: Option<usize>,
+    /// DCD's primal objective `0.5||w||^2 + C sum loss`.
+    pub primal_objective: Option<f64>,
+    /// DCD's dual objective.
+    pub dual_objective: Option<f64>,
+    /// Primal minus dual: how far from the optimum at most.
+    pub duality_gap: Option<f64>,
 }
 
 /// A trained linear classifier for a [`Task`]: one [`LinearModel`] for a binary task, one per

@@ -12,12 +12,11 @@
 //! is a [`Classifier`].
 
 use crate::Values;
-use crate::classifier::Classifier;
+use crate::classifier::{Classifier, FitSummary};
 use crate::dataset::Dataset;
 use crate::{Executor, SvmError, Task};
 use catclass_sgd::dcd::{ClassWeight, Loss};
 use catclass_sgd::{Element, LinearModel, MiniBatchSampling};
-use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 /// Something that trains a [`Classifier`] for a [`Task`] on labelled rows, on an executor.
@@ -44,31 +43,6 @@ pub trait Fit {
         task: &Task,
         exec: &E,
     ) -> Result<Self::Model, SvmError>;
-}
-
-/// What a solver did while training one model, beside the model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FitSummary {
-    /// Weight updates (MLlib; 0 for DCD).
-    pub updates: usize,
-    /// Passes over the data (MLlib's treeAggregate jobs, or DCD's epochs).
-    pub passes: usize,
-    /// Whether the solver's stopping rule fired (MLlib's convergence test, DCD's tolerance).
-    pub converged: bool,
-    /// MLlib's loss history (empty for DCD).
-    pub loss_history: Vec<f64>,
-    /// MLlib's objective of the final model, the same yardstick for both solvers (computed
-    /// for binary tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub objective: Option<f64>,
-    /// DCD epochs.
-    pub epochs: Option<usize>,
-    /// DCD's primal objective `0.5||w||^2 + C sum loss`.
-    pub primal_objective: Option<f64>,
-    /// DCD's dual objective.
-    pub dual_objective: Option<f64>,
-    /// Primal minus dual: how far from the optimum at most.
-    pub duality_gap: Option<f64>,
 }
 
 /// The rows and labels a task trains on: `labels` are 0/1 for a binary task and class indices

@@ -50,12 +50,11 @@ pub use catclass_store as store;
 pub use catclass_exec::{Executor, ThreadPool};
 pub use catclass_sgd::dcd::{ClassWeight, Loss};
 pub use catclass_sgd::{MiniBatchSampling, Values};
-pub use classifier::{Classifier, Evaluation, Metrics, Predict};
+pub use classifier::{Classifier, Evaluation, FitSummary, Metrics, Predict};
 pub use dataset::{ClassLabel, Dataset, Row, Value};
 pub use error::SvmError;
 pub use fit::{
-    Dcd, DcdParams, DcdParamsBuilder, Fit, FitSummary, Regularisation, SgdParams, SgdParamsBuilder,
-    SvmSgd,
+    Dcd, DcdParams, DcdParamsBuilder, Fit, Regularisation, SgdParams, SgdParamsBuilder, SvmSgd,
 };
 pub use metrics::{BinaryMetrics, ClassMetrics, Confusion, MulticlassMetrics};
 pub use task::Task;
