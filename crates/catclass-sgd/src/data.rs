@@ -174,7 +174,7 @@ impl<'a, T: Element> Dataset<'a, T> {
         if dim == 0 {
             return Err(DatasetError::ZeroDimension);
         }
-        if features.len() % dim != 0 {
+        if !features.len().is_multiple_of(dim) {
             return Err(DatasetError::Ragged {
                 len: features.len(),
                 dim,

@@ -170,7 +170,7 @@ impl Dataset {
         if dim == 0 {
             return Err(SvmError::ZeroDimension);
         }
-        if values.len() % dim != 0 {
+        if !values.len().is_multiple_of(dim) {
             return Err(SvmError::RaggedRows {
                 values: values.len(),
                 dim,

@@ -243,7 +243,7 @@ fn serve(
 }
 
 fn choose_fault(plan: &FaultPlan, n: usize, counters: &Counters) -> Option<Fault> {
-    if plan.every == 0 || plan.faults.is_empty() || n % plan.every != 0 {
+    if plan.every == 0 || plan.faults.is_empty() || !n.is_multiple_of(plan.every) {
         return None;
     }
     let k = counters
