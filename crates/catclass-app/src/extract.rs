@@ -9,8 +9,8 @@
 
 use crate::{AppError, Executor};
 use catclass_features::{
-    EncodedImage, Extractor, FeatureBackend, ImageError, ModelSource, Preset, RunSummary,
-    sha256_hex,
+    EncodedImage, Extractor, FeatureBackend, ImageError, ModelSource, Preprocess, Preset,
+    RunSummary, sha256_hex,
 };
 use catclass_store::documents::{split_file, write_json};
 use catclass_store::shard::{self, FeatureModel, SHARD_FILE};
@@ -204,14 +204,36 @@ impl Default for FeatureSpec {
     }
 }
 
-/// A loaded backend with its preprocessing and the record of what it is.
+/// A loaded backend with its preprocessing and the record of what it is. Any
+/// [`FeatureBackend`] can be wrapped in one (it is a [`FeatureSource`] itself), so `extract`
+/// and `predict` run engines of the caller's too.
+#[derive(Clone)]
 pub struct LoadedFeatures {
     /// The engine, ready to run.
     pub backend: Arc<dyn FeatureBackend>,
-    /// The preprocessing preset.
-    pub preset: Preset,
-    /// What produced the features (recorded in shards and model files).
+    /// The preprocessing images get before the engine.
+    pub preprocess: Preprocess,
+    /// What produced the features (recorded in the folder's manifest, shards and model files).
     pub record: FeatureModel,
+}
+
+/// Where `extract` and `predict` get their feature engine: [`FeatureSpec`] (a built-in engine
+/// by name, and a network) or a [`LoadedFeatures`] the caller built around any backend.
+pub trait FeatureSource: Send + Sync {
+    /// The engine, its preprocessing and its record.
+    fn load(&self) -> Result<LoadedFeatures, AppError>;
+}
+
+impl FeatureSource for LoadedFeatures {
+    fn load(&self) -> Result<LoadedFeatures, AppError> {
+        Ok(self.clone())
+    }
+}
+
+impl FeatureSource for FeatureSpec {
+    fn load(&self) -> Result<LoadedFeatures, AppError> {
+        FeatureSpec::load(self)
+    }
 }
 
 impl std::fmt::Debug for LoadedFeatures {
@@ -287,7 +309,7 @@ impl FeatureSpec {
         };
         Ok(LoadedFeatures {
             backend,
-            preset,
+            preprocess: preset.preprocess(),
             record,
         })
     }
@@ -297,16 +319,16 @@ fn feature_err(e: catclass_features::BackendError) -> AppError {
     ExtractFailure::Backend(e).into()
 }
 
-/// Everything `catclass extract` needs.
+/// Everything `catclass extract` needs; `F` is where the feature engine comes from.
 #[derive(Debug, Clone)]
-pub struct ExtractConfig {
+pub struct ExtractConfig<F: FeatureSource = FeatureSpec> {
     /// Image files or folders (local paths, `file://`, `s3://`); folders give their
     /// `*.jpg`, `*.jpeg` and `*.png` (any case), not those of sub-folders.
     pub images: Vec<String>,
     /// Output folder.
     pub out: String,
     /// Network, layer, preprocessing, engine.
-    pub features: FeatureSpec,
+    pub features: F,
     /// Images per network call.
     pub batch: usize,
     /// Worker threads (0: one per core).
@@ -551,8 +573,8 @@ async fn check_manifest(
 
 /// Extracts the images of `cfg` into its output folder on `exec` (threads, or MPI ranks that
 /// split the images), reporting progress to `progress`.
-pub fn extract<E: Executor>(
-    cfg: &ExtractConfig,
+pub fn extract<E: Executor, F: FeatureSource>(
+    cfg: &ExtractConfig<F>,
     exec: &E,
     progress: &(dyn Fn(ExtractProgress) + Sync),
 ) -> Result<ExtractReport, AppError> {
@@ -600,7 +622,7 @@ pub fn extract<E: Executor>(
     } else {
         cfg.threads
     };
-    let extractor = Extractor::shared(loaded.backend.clone(), loaded.preset.preprocess())
+    let extractor = Extractor::shared(loaded.backend.clone(), loaded.preprocess)
         .map_err(ExtractFailure::from)?
         .with_batch(cfg.batch)
         .with_threads(threads);
@@ -683,8 +705,8 @@ pub fn extract<E: Executor>(
 /// Extracts `mine` on this process: objects fetched ahead (bounded), features written as
 /// they come (bounded puts in flight). Returns the run summary, the features written (by
 /// output name) and the first write error, if any.
-fn run_local(
-    cfg: &ExtractConfig,
+fn run_local<F: FeatureSource>(
+    cfg: &ExtractConfig<F>,
     extractor: &Extractor,
     out: &Location,
     mine: &[&ImageRef],

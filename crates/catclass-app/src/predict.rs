@@ -145,7 +145,7 @@ pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), A
             .buffered(concurrency)
             .collect(),
     );
-    let mut extractor = Extractor::shared(loaded.backend.clone(), loaded.preset.preprocess())
+    let mut extractor = Extractor::shared(loaded.backend.clone(), loaded.preprocess)
         .map_err(ExtractFailure::from)?
         .with_batch(cfg.batch);
     if cfg.threads > 0 {
