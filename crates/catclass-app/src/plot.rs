@@ -21,6 +21,7 @@ const FAMILY: &str = "sans-serif";
 
 /// Errors while drawing a chart.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PlotError {
     /// The embedded font could not be parsed.
     #[error("the embedded font could not be loaded")]

@@ -75,6 +75,7 @@ pub fn rank_blocks(rank: usize, ranks: usize, n_blocks: usize) -> Range<usize> {
 
 /// Errors starting an executor.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExecError {
     /// The thread pool could not be built.
     #[error("cannot start a pool of {threads} threads: {reason}")]

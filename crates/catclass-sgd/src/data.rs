@@ -97,6 +97,7 @@ impl From<Vec<f64>> for Values {
 
 /// Problems with the shape of the training data.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DatasetError {
     /// The feature buffer is not a whole number of rows.
     #[error("feature buffer of {len} values is not a multiple of the dimension {dim}")]

@@ -108,6 +108,7 @@ enum Cost {
 
 /// A DCD parameter that was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DcdParamError {
     /// `C` must be finite and > 0.
     #[error("C must be a finite number > 0, got {0}")]
@@ -142,6 +143,7 @@ pub enum DcdParamError {
 
 /// Errors from a DCD fit.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DcdError {
     /// The parameters were refused.
     #[error(transparent)]

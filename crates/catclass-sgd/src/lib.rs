@@ -41,6 +41,7 @@ pub use reduce::{BlockReducer, Partial, ROWS_PER_BLOCK, Sequential};
 
 /// Errors from training.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TrainError {
     /// The parameters were refused (see [`ParamError`]).
     #[error(transparent)]

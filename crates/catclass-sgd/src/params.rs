@@ -18,6 +18,7 @@ pub enum MiniBatchSampling {
 
 /// A parameter that was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParamError {
     /// `step` must be finite and > 0.
     #[error("step must be a finite number > 0, got {0}")]

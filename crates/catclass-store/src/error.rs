@@ -5,6 +5,7 @@ use crate::s3::{S3Failure, S3FailureKind};
 
 /// A storage or format error.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The location string could not be understood.
     #[error("invalid location {location:?}: {reason}")]

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 /// Why a feature file could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FeatureFileError {
     /// The file is empty or holds only whitespace.
     #[error("empty file")]

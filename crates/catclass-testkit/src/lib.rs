@@ -28,6 +28,7 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong while starting or driving the test services.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TestkitError {
     /// The `s3s-fs` binary is not installed where it is looked for.
     #[error(
