@@ -138,8 +138,19 @@ impl<T: FeatureBackend + ?Sized> FeatureBackend for std::sync::Arc<T> {
 
 /// The checks every [`FeatureBackend::extract`] makes around its engine: `batch` must be
 /// `images` images of `input`, no images give no features without running `run`, and `run`
-/// must return `images * output.dim` floats.
-pub(crate) fn checked_extract(
+/// must return `images * output.dim` floats. For backends of your own too.
+///
+/// ```
+/// use catclass_features::{BackendError, InputSpec, Layout, OutputSpec, checked_extract};
+/// let input = InputSpec { name: "x".into(), layout: Layout::Nchw, height: 2, width: 2, channels: 3 };
+/// let output = OutputSpec { name: "y".into(), dim: 1 };
+/// let ok = checked_extract(&input, &output, &[0.0; 12], 1, || Ok(vec![1.0]))?;
+/// assert_eq!(ok, [1.0]);
+/// let short = checked_extract(&input, &output, &[0.0; 5], 1, || Ok(vec![1.0]));
+/// assert!(matches!(short, Err(BackendError::BatchShape { got: 5, .. })));
+/// # Ok::<(), BackendError>(())
+/// ```
+pub fn checked_extract(
     input: &InputSpec,
     output: &OutputSpec,
     batch: &[f32],

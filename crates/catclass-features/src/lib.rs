@@ -41,7 +41,7 @@ pub mod resize;
 #[cfg(feature = "tract")]
 mod tract_backend;
 
-pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec};
+pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec, checked_extract};
 #[cfg(feature = "burn")]
 pub use burn_backend::BurnBackend;
 pub use extract::{
