@@ -153,9 +153,7 @@ impl Classifier {
             Task::OneVsOne(a, b) if a == b => return Err(SvmError::SameClass(a.clone())),
             Task::OneVsOne(a, b) => vec![a.clone(), b.clone()],
             Task::OneVsRest(a) => vec![a.clone()],
-            Task::Multiclass => {
-                return Err(SvmError::TooFewClasses { found: Vec::new() });
-            }
+            Task::Multiclass => return Err(SvmError::MulticlassWithoutClasses),
         };
         Self::checked(task, classes, models)
     }
@@ -175,9 +173,9 @@ impl Classifier {
     ) -> Result<Self, SvmError> {
         let want = if task.is_binary() { 1 } else { classes.len() };
         if models.len() != want {
-            return Err(SvmError::LabelCount {
-                rows: models.len(),
-                labels: want,
+            return Err(SvmError::ModelCount {
+                models: models.len(),
+                expected: want,
             });
         }
         let dim = models.first().map_or(0, LinearModel::dim);
@@ -301,5 +299,85 @@ impl Predict for Classifier {
             rows_left_out: data.rows() - rows.len(),
             decisions: answers.into_iter().map(|(_, m)| m).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linear(w: &[f64], b: f64) -> LinearModel {
+        LinearModel {
+            weights: w.to_vec(),
+            intercept: b,
+            threshold: 0.0,
+        }
+    }
+
+    #[test]
+    fn refuses_models_that_do_not_fit_the_task() {
+        let one = || vec![linear(&[1.0, 0.0], 0.0)];
+        assert!(matches!(
+            Classifier::new(Task::Multiclass, one()),
+            Err(SvmError::MulticlassWithoutClasses)
+        ));
+        assert!(matches!(
+            Classifier::new(Task::OneVsRest("a".into()), vec![]),
+            Err(SvmError::ModelCount {
+                models: 0,
+                expected: 1
+            })
+        ));
+        assert!(matches!(
+            Classifier::multiclass(vec!["a".into(), "b".into()], one()),
+            Err(SvmError::ModelCount {
+                models: 1,
+                expected: 2
+            })
+        ));
+        assert!(matches!(
+            Classifier::multiclass(
+                vec!["a".into(), "b".into()],
+                vec![linear(&[1.0], 0.0), linear(&[1.0, 2.0], 0.0)]
+            ),
+            Err(SvmError::RowLength {
+                expected: 1,
+                found: 2
+            })
+        ));
+    }
+
+    #[test]
+    fn answers_per_task() {
+        let m = || vec![linear(&[1.0, -1.0], 0.0)];
+        let rest = Classifier::new(Task::OneVsRest("cat".into()), m()).unwrap();
+        assert_eq!(rest.predict(&[2.0f32, 1.0]), Some("cat"));
+        assert_eq!(
+            rest.predict(&[1.0f32, 1.0]),
+            None,
+            "margin 0 is not above the threshold"
+        );
+        let multi = Classifier::multiclass(
+            vec!["a".into(), "b".into(), "c".into()],
+            vec![
+                linear(&[1.0, 0.0], 0.0),
+                linear(&[0.0, 1.0], 0.0),
+                linear(&[0.0, 1.0], 0.0),
+            ],
+        )
+        .unwrap();
+        // Ties go to the first class, as in `catclass eval`.
+        assert_eq!(multi.predict(&[0.0f64, 3.0]), Some("b"));
+        assert_eq!(multi.decision(&[0.0f64, 3.0]), 3.0);
+        assert_eq!(multi.decisions(&[1.0f64, 3.0]), [1.0, 3.0, 3.0]);
+        let data =
+            Dataset::from_slice(&[5.0f32, 0.0, 0.0, 5.0, 1.0, 1.0], 2, ["a", "b", "z"]).unwrap();
+        let e = multi.evaluate(&data).unwrap();
+        assert_eq!(
+            (e.rows, e.rows_left_out),
+            (2, 1),
+            "class z is not the model's"
+        );
+        assert_eq!(e.metrics.accuracy(), 1.0);
     }
 }

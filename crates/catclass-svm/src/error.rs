@@ -95,6 +95,18 @@ pub enum SvmError {
         /// Rows of the whole set.
         total: usize,
     },
+    /// Not one model for a binary task, or one per class for a multiclass one.
+    #[error("{models} models given where the task needs {expected}")]
+    ModelCount {
+        /// Models given.
+        models: usize,
+        /// Models the task needs.
+        expected: usize,
+    },
+    /// [`crate::Classifier::new`] was given [`crate::Task::Multiclass`], which needs its
+    /// class list: use [`crate::Classifier::multiclass`].
+    #[error("a multiclass classifier needs its class list (Classifier::multiclass)")]
+    MulticlassWithoutClasses,
     /// A row or data set of another length than the model's.
     #[error("rows of {found} values, the model takes {expected}")]
     RowLength {
