@@ -98,6 +98,66 @@ pub enum BackendError {
     /// Running the network failed.
     #[error("inference failed: {0}")]
     Run(String),
+    /// The backend announces feature vectors of no value.
+    #[error("the {backend} backend gives 0 features per image (layer {layer:?})")]
+    NoFeatures {
+        /// The backend's name.
+        backend: &'static str,
+        /// Its output layer.
+        layer: String,
+    },
+    /// The backend returned another number of floats than `images * dim`.
+    #[error("the backend returned {got} floats for {images} images of {dim} features")]
+    OutputShape {
+        /// Floats returned.
+        got: usize,
+        /// Images in the batch.
+        images: usize,
+        /// Features per image.
+        dim: usize,
+    },
+    /// A feature that is NaN or infinite (it cannot be written as a number, nor trained on).
+    #[error("image {image} of the batch: feature {position} is {value}")]
+    NonFinite {
+        /// The image, counted from 0 in the batch given.
+        image: usize,
+        /// The feature's position in the vector.
+        position: usize,
+        /// The value.
+        value: f32,
+    },
+}
+
+/// Checks a backend's answer for `images` images: `images * dim` floats with `dim > 0`;
+/// returns `dim`.
+pub(crate) fn check_output_shape(
+    backend: &'static str,
+    output: &OutputSpec,
+    got: usize,
+    images: usize,
+) -> Result<usize, BackendError> {
+    if output.dim == 0 {
+        return Err(BackendError::NoFeatures {
+            backend,
+            layer: output.name.clone(),
+        });
+    }
+    if got != images * output.dim {
+        return Err(BackendError::OutputShape {
+            got,
+            images,
+            dim: output.dim,
+        });
+    }
+    Ok(output.dim)
+}
+
+/// The first NaN or infinite value of `features`, as `(position, value)`.
+pub(crate) fn first_non_finite(features: &[f32]) -> Option<(usize, f32)> {
+    features
+        .iter()
+        .position(|v| !v.is_finite())
+        .map(|i| (i, features[i]))
 }
 
 /// An inference engine that turns a batch of preprocessed images into feature vectors.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::backend::{BackendError, FeatureBackend};
+use crate::backend::{BackendError, FeatureBackend, check_output_shape, first_non_finite};
 use crate::image::{DecodeLimits, ImageError, Rgb8Image, decode_image};
 use crate::preprocess::Preprocess;
 
@@ -18,6 +18,16 @@ pub enum ExtractError {
     /// The file could not be read or decoded.
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// The network gave this image a NaN or infinite feature.
+    #[error("{}: feature {position} is {value}", path.display())]
+    NonFinite {
+        /// The file.
+        path: PathBuf,
+        /// The feature's position in the vector.
+        position: usize,
+        /// The value.
+        value: f32,
+    },
     /// The network failed on the batch holding this image.
     #[error("{}: {source}", path.display())]
     Inference {
@@ -33,7 +43,7 @@ impl ExtractError {
     pub fn path(&self) -> &Path {
         match self {
             ExtractError::Image(e) => e.path(),
-            ExtractError::Inference { path, .. } => path,
+            ExtractError::NonFinite { path, .. } | ExtractError::Inference { path, .. } => path,
         }
     }
 }
@@ -259,10 +269,10 @@ impl<B: FeatureBackend + ?Sized> Extractor<B> {
     }
 
     /// Features of decoded images, in order, run on the calling thread in batches of
-    /// [`Self::batch`].
+    /// [`Self::batch`]. A backend answer of the wrong length, a backend of 0 features, or a
+    /// NaN or infinite feature (naming the image) is an error, never a panic or a bad row.
     pub fn extract_images(&self, images: &[Rgb8Image]) -> Result<Vec<Vec<f32>>, BackendError> {
         let per = self.backend.input().len();
-        let dim = self.backend.output().dim;
         let layout = self.backend.input().layout;
         let mut out = Vec::with_capacity(images.len());
         for chunk in images.chunks(self.batch) {
@@ -271,6 +281,21 @@ impl<B: FeatureBackend + ?Sized> Extractor<B> {
                 self.preprocess.apply_into(img, layout, slot);
             }
             let feats = self.backend.extract(&buf, chunk.len())?;
+            let dim = check_output_shape(
+                self.backend.name(),
+                self.backend.output(),
+                feats.len(),
+                chunk.len(),
+            )?;
+            for (k, row) in feats.chunks_exact(dim).enumerate() {
+                if let Some((position, value)) = first_non_finite(row) {
+                    return Err(BackendError::NonFinite {
+                        image: out.len() + k,
+                        position,
+                        value,
+                    });
+                }
+            }
             out.extend(feats.chunks_exact(dim).map(<[f32]>::to_vec));
         }
         Ok(out)
@@ -405,16 +430,31 @@ impl<B: FeatureBackend + ?Sized> Extractor<B> {
             return outcomes;
         }
         let t = Instant::now();
-        let result = self.backend.extract(&buf, good.len());
+        let result = self.backend.extract(&buf, good.len()).and_then(|feats| {
+            check_output_shape(
+                self.backend.name(),
+                self.backend.output(),
+                feats.len(),
+                good.len(),
+            )
+            .map(|dim| (feats, dim))
+        });
         add(2, t);
         match result {
-            Ok(feats) => {
-                let dim = self.backend.output().dim;
+            Ok((feats, dim)) => {
                 for ((index, path), f) in good.into_iter().zip(feats.chunks_exact(dim)) {
+                    let result = match first_non_finite(f) {
+                        Some((position, value)) => Err(ExtractError::NonFinite {
+                            path: path.clone(),
+                            position,
+                            value,
+                        }),
+                        None => Ok(f.to_vec()),
+                    };
                     outcomes.push(Outcome {
                         index,
                         path,
-                        result: Ok(f.to_vec()),
+                        result,
                     });
                 }
             }
