@@ -94,6 +94,31 @@ pub enum AppError {
     Plot(#[from] plot::PlotError),
 }
 
+/// `text` safe to print on a terminal: control characters (which could move the cursor or
+/// retitle the window when a file or class name carries them) are shown as `\u{..}` escapes;
+/// tabs and line breaks are kept.
+///
+/// ```
+/// use catclass_app::printable;
+/// assert_eq!(printable("cat_1.jpg"), "cat_1.jpg");
+/// assert_eq!(printable("a\x1b]0;owned\x07b"), "a\\u{1b}]0;owned\\u{7}b");
+/// ```
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 impl From<catclass_sgd::TrainError> for AppError {
     fn from(e: catclass_sgd::TrainError) -> Self {
         AppError::Svm(e.into())

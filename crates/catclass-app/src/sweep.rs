@@ -167,7 +167,8 @@ pub fn sweep<E: Executor>(cfg: &SweepConfig, exec: &E) -> Result<Sweep, AppError
         .collect();
     let points = exec.map(settings.len(), |i| {
         let (share, r) = settings[i];
-        let seed = cfg.seed + r;
+        // Wrapping: `catclass train --seed` with the same wrapped seed reproduces the point.
+        let seed = cfg.seed.wrapping_add(r);
         let (train, test) = data.split_stratified(share, seed);
         let solver = cfg.solver.reseeded(seed)?;
         let t = Instant::now();
@@ -309,5 +310,25 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn seeds_near_the_top_wrap_instead_of_overflowing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = tmp.path().join("f").to_string_lossy().into_owned();
+        let loc = crate::location::create(&spec, &StoreOptions::default()).unwrap();
+        crate::blocking::block_on(pets_like(2, 2, 10, 8).write_json_files(&loc, 8)).unwrap();
+        let cfg = SweepConfig {
+            features: spec,
+            task: Task::Multiclass,
+            fractions: vec![0.5],
+            repeats: 2,
+            seed: u64::MAX,
+            solver: Solver::MllibSgd(SvmSgd::params().iterations(5).check().unwrap()),
+            store: StoreOptions::default(),
+        };
+        let s = sweep(&cfg, &ThreadPool::new(1).unwrap()).unwrap();
+        let seeds: Vec<u64> = s.points.iter().map(|p| p.seed).collect();
+        assert_eq!(seeds, [u64::MAX, 0]);
     }
 }

@@ -49,7 +49,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         Ok::<_, catclass_svm::store::StoreError>(())
     })
     .with_context(|| format!("writing results to {out}"))?;
-    print!("{text}");
+    print!("{}", catclass_app::printable(&text));
     println!(
         "wrote {}, {}",
         out.describe("eval.json"),

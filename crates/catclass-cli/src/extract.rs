@@ -165,7 +165,9 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
                         } else {
                             String::new()
                         };
-                        b.suspend(|| eprintln!("error: {prefix}{e}"));
+                        b.suspend(|| {
+                            eprintln!("error: {prefix}{}", catclass_app::printable(&e.to_string()))
+                        });
                         let _ = image;
                     }
                 }

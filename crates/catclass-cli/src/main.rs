@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<train::ReportedElsewhere>().is_some() => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", catclass_app::printable(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

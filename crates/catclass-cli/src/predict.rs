@@ -4,6 +4,7 @@ use crate::extract::FeatureArgs;
 use crate::train::RunArgs;
 use anyhow::Result;
 use catclass_app::predict::{PredictConfig, predict};
+use catclass_app::printable;
 use clap::Args;
 
 /// Arguments of `catclass predict`.
@@ -54,18 +55,22 @@ pub fn run(args: PredictArgs) -> Result<()> {
         match (&p.class, p.margin, &p.error) {
             (_, _, Some(e)) => {
                 failed += 1;
-                eprintln!("error: {e}");
+                eprintln!("error: {}", printable(e));
             }
             (Some(class), Some(margin), None) if p.top.is_empty() => {
-                println!("{}\t{class}\tmargin {margin:+.6}", p.image);
+                println!(
+                    "{}\t{}\tmargin {margin:+.6}",
+                    printable(&p.image),
+                    printable(class)
+                );
             }
             (Some(_), Some(_), None) => {
                 let top: Vec<String> = p
                     .top
                     .iter()
-                    .map(|c| format!("{} ({:+.4})", c.class, c.margin))
+                    .map(|c| format!("{} ({:+.4})", printable(&c.class), c.margin))
                     .collect();
-                println!("{}\t{}", p.image, top.join("  "));
+                println!("{}\t{}", printable(&p.image), top.join("  "));
             }
             _ => {}
         }

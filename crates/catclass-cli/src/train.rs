@@ -402,7 +402,10 @@ pub fn print_summary(r: &TrainReport, out: &Location) {
 
 /// The human summary of a multiclass run.
 pub fn print_multiclass_summary(r: &MulticlassReport, out: &Location) {
-    print!("{}", TrainOutcome::multiclass_text(r));
+    print!(
+        "{}",
+        catclass_app::printable(&TrainOutcome::multiclass_text(r))
+    );
     let converged = r.models.iter().filter(|m| m.converged).count();
     let updates = r.models.iter().map(|m| m.updates);
     println!(

@@ -300,3 +300,30 @@ fn dcd_solver_beats_sgd_on_the_same_objective() {
     assert_eq!(model["solver"], "dcd");
     assert_eq!(model["params"]["dcd"]["loss"], "hinge");
 }
+
+/// A file name carrying terminal control sequences is printed escaped, never raw: a hostile
+/// name cannot retitle the window or move the cursor of the user reading the error.
+#[test]
+fn control_characters_in_names_are_printed_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let features = dir.path().join("features");
+    std::fs::create_dir(&features).unwrap();
+    std::fs::write(features.join("cat_1.jpg.json"), "[1.0, 0.0]").unwrap();
+    std::fs::write(features.join("dog_1.jpg.json"), "[0.0, 1.0]").unwrap();
+    std::fs::write(
+        features.join("dog_2\u{1b}]0;owned\u{7}.jpg.json"),
+        "[0.0, oops]",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let e = fails(&[
+        "train",
+        features.to_str().unwrap(),
+        "cat",
+        "dog",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!e.contains('\u{1b}') && !e.contains('\u{7}'), "{e:?}");
+    assert!(e.contains("dog_2\\u{1b}]0;owned\\u{7}.jpg.json"), "{e}");
+}
