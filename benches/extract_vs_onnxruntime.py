@@ -6,7 +6,7 @@ Usage: python3 benches/extract_vs_onnxruntime.py [--threads T] [--batch B] [--im
                                                 [--backends tract,burn] [--repeat R]
 Needs: pip install pillow numpy onnx onnxruntime; run from the repository root.
 
-- Images: N JPEGs derived from the shipped photos of ../shared/images (random crops, flips,
+- Images: N JPEGs derived from the shipped photos of crates/catclass-cli/photos (random crops, flips,
   scales; generated here, not real new photos), written to a temporary folder.
 - Models: the embedded EfficientNet-Lite0 (layer `features`, preset efficientnet-lite) and a
   full-size VGG16 graph with random weights built by
@@ -41,13 +41,13 @@ from onnx import TensorProto, helper
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+TESTDATA = os.path.join(ROOT, "testdata")
 MAKE_VGG = os.path.join(ROOT, "crates/catclass-features/tests/py/make_vgg16_like.py")
 
 
 def derive_images(out, n, seed=7):
     rng = np.random.default_rng(seed)
-    srcs = [Image.open(os.path.join(SHARED, "images", f)).convert("RGB")
+    srcs = [Image.open(os.path.join(TESTDATA, "images", f)).convert("RGB")
             for f in ["chelsea.png", "coffee.png", "darknet-dog.jpg"]]
     for i in range(n):
         img = srcs[i % len(srcs)]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Times the numpy restatement of MLlib's loop (ref_sgd in ../shared/mllib/make_golden.py) on
+"""Times the numpy restatement of MLlib's loop (ref_sgd in testdata/mllib/make_golden.py) on
 the rows the Rust bench wrote, and checks its weights equal ours bit for bit.
 
     python3 benches/ref_sgd.py target/bench-data/one_vs_all 4096
@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "shared", "mllib"))
+sys.path.insert(0, os.path.join(HERE, "..", "testdata", "mllib"))
 from make_golden import ref_sgd  # noqa: E402
 
 stem, dim = sys.argv[1], int(sys.argv[2])

@@ -1,6 +1,6 @@
 //! MLlib-exact SVM-SGD, 100 iterations, on synthetic pets features (37 breeds x 200 x 4096,
 //! split 70/30 per class): one vs all (5180 training rows) and one vs one (280 rows), beside
-//! the numpy restatement of the same loop (`ref_sgd` in ../shared/mllib/make_golden.py) timed
+//! the numpy restatement of the same loop (`ref_sgd` in testdata/mllib/make_golden.py) timed
 //! on the same rows in the same run by `benches/ref_sgd.py`, which also checks that numpy's
 //! weights equal ours bit for bit.
 //!

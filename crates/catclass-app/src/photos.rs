@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn variants_are_named_by_class_deterministic_and_differ() {
-        let src = Path::new("../../../shared/images/chelsea.jpg");
+        let src = Path::new("../../testdata/images/chelsea.jpg");
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
         let files = photo_variants(&[(src, "cat")], 3, 7, a.path()).unwrap();

@@ -1,7 +1,7 @@
 //! Charts as SVG and PNG, drawn with `plotters`: the sweep chart (accuracy against the training
 //! share) and the confusion-matrix heat map of a multiclass evaluation.
 //!
-//! Text is set in DejaVu Sans, embedded in the binary (`assets/fonts`, licence beside it) and
+//! Text is set in DejaVu Sans, embedded in the binary (this crate's `assets/fonts`, licence beside it) and
 //! registered with plotters' `ab_glyph` renderer, so the charts come out the same on a machine
 //! without fonts. The PNG is rendered into memory and encoded with `png`, so both files can go
 //! to any [`catclass_store::Location`].
@@ -14,7 +14,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::sync::OnceLock;
 
 /// DejaVu Sans (see `assets/fonts/DejaVuSans-LICENSE.txt`).
-static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+static DEJAVU_SANS: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
 /// The font family every chart uses (registered as DejaVu Sans).
 const FAMILY: &str = "sans-serif";

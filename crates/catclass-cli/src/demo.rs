@@ -25,9 +25,10 @@ pub struct DemoArgs {
     /// Features per image (VGG16 fc2 has 4096).
     #[arg(long, default_value_t = 4096)]
     pub dim: usize,
-    /// The shipped photos for the real-image path.
-    #[arg(long, default_value = "../shared/images")]
-    pub photos: std::path::PathBuf,
+    /// A folder with `chelsea.jpg`, `darknet-dog.jpg`, `coffee.png` and `chelsea.png` for the
+    /// real-image path (default: the copies built into `catclass`).
+    #[arg(long)]
+    pub photos: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub solver: SolverArgs,
     #[command(flatten)]
@@ -111,7 +112,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         );
     }
     demo_sweep(&args, &features_spec, &store, &pool)?;
-    crate::demo_photos::run(&args.dir, &args.photos, args.seed, &pool, &store)?;
+    crate::demo_photos::run(&args.dir, args.photos.as_deref(), args.seed, &pool, &store)?;
     Ok(())
 }
 

@@ -12,23 +12,54 @@ use catclass_app::seed::task_from_args;
 use catclass_app::train::{TestRows, TrainConfig, TrainOutcome};
 use catclass_svm::store::StoreOptions;
 use catclass_svm::{SvmSgd, ThreadPool};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Variants generated per photo.
 const VARIANTS: usize = 12;
 
+/// The photos built into `catclass` (`photos/` of this crate, licences in its README.md): a cat
+/// (CC0), a dog (MIT), a coffee cup (CC0), and the cat's original PNG.
+const BUILT_IN: [(&str, &[u8]); 4] = [
+    ("chelsea.jpg", include_bytes!("../photos/chelsea.jpg")),
+    (
+        "darknet-dog.jpg",
+        include_bytes!("../photos/darknet-dog.jpg"),
+    ),
+    ("coffee.png", include_bytes!("../photos/coffee.png")),
+    ("chelsea.png", include_bytes!("../photos/chelsea.png")),
+];
+
+/// Writes the built-in photos to `dir` (atomically, each) and returns it.
+fn write_built_in(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, bytes) in BUILT_IN {
+        let path = dir.join(name);
+        if std::fs::read(&path).is_ok_and(|b| b == bytes) {
+            continue;
+        }
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(dir.to_path_buf())
+}
+
 /// Runs the image path under `dir` with the photos of `photos` (`chelsea.jpg`,
-/// `darknet-dog.jpg`, `coffee.png`, `chelsea.png`).
+/// `darknet-dog.jpg`, `coffee.png`, `chelsea.png`), or the built-in ones.
 pub fn run(
     dir: &str,
-    photos: &Path,
+    photos: Option<&Path>,
     seed: u64,
     pool: &ThreadPool,
     store: &StoreOptions,
 ) -> Result<()> {
     println!();
     println!("catclass demo, image path: REAL photos, GENERATED variants, a REAL pretrained CNN");
+    let photos = match photos {
+        Some(p) => p.to_path_buf(),
+        None => write_built_in(&Path::new(dir).join("built-in-photos"))?,
+    };
     let sources = [
         (photos.join("chelsea.jpg"), "cat"),
         (photos.join("darknet-dog.jpg"), "dog"),
@@ -36,7 +67,7 @@ pub fn run(
     ];
     if let Some((missing, _)) = sources.iter().find(|(p, _)| !p.is_file()) {
         anyhow::bail!(
-            "{}: photo not found (the shipped photos are in ../shared/images; give --photos DIR)",
+            "{}: photo not found (--photos DIR needs chelsea.jpg, darknet-dog.jpg, coffee.png, chelsea.png)",
             missing.display()
         );
     }

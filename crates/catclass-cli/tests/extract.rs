@@ -9,9 +9,9 @@ use common::catclass;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-fn shared(rel: &str) -> PathBuf {
+fn testdata(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
+        .join("../../testdata")
         .join(rel)
 }
 
@@ -26,8 +26,8 @@ fn p(path: &Path) -> &str {
 
 /// 5 cat variants (from chelsea.jpg) and 5 dog variants (from darknet-dog.jpg).
 fn variants(dir: &Path) {
-    let cat = shared("images/chelsea.jpg");
-    let dog = shared("images/darknet-dog.jpg");
+    let cat = testdata("images/chelsea.jpg");
+    let dog = testdata("images/darknet-dog.jpg");
     photo_variants(&[(&cat, "cat"), (&dog, "dog")], 5, 3, dir).unwrap();
 }
 
@@ -132,8 +132,8 @@ fn extract_train_predict_and_resume() {
         &catclass(&[
             "predict",
             p(&model),
-            p(&shared("images/chelsea.png")),
-            p(&shared("images/darknet-dog.jpg")),
+            p(&testdata("images/chelsea.png")),
+            p(&testdata("images/darknet-dog.jpg")),
             "--json",
         ]),
     );
@@ -155,7 +155,7 @@ fn bad_images_are_named_the_rest_is_extracted_and_the_exit_is_non_zero() {
     let imgs = tmp.path().join("imgs");
     let feats = tmp.path().join("features");
     std::fs::create_dir_all(&imgs).unwrap();
-    let good = std::fs::read(shared("images/chelsea.jpg")).unwrap();
+    let good = std::fs::read(testdata("images/chelsea.jpg")).unwrap();
     std::fs::write(imgs.join("cat_1.jpg"), &good).unwrap();
     std::fs::write(imgs.join("cat_2.jpg"), &good[..good.len() / 2]).unwrap();
     std::fs::write(imgs.join("cat_3.jpg"), b"").unwrap();
@@ -206,7 +206,7 @@ fn a_user_network_needs_its_preprocessing_and_a_wrong_layer_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let onnx = tmp.path().join("copy.onnx");
     std::fs::write(&onnx, catclass_svm::features::DEFAULT_MODEL_ONNX).unwrap();
-    let img = shared("images/coffee.png");
+    let img = testdata("images/coffee.png");
     let out = catclass(&[
         "extract",
         p(&img),
@@ -261,7 +261,10 @@ fn a_user_network_needs_its_preprocessing_and_a_wrong_layer_is_named() {
 #[test]
 fn burn_extracts_what_tract_extracts() {
     let tmp = tempfile::tempdir().unwrap();
-    let imgs = [shared("images/chelsea.jpg"), shared("images/coffee.png")];
+    let imgs = [
+        testdata("images/chelsea.jpg"),
+        testdata("images/coffee.png"),
+    ];
     let mut outputs = Vec::new();
     for backend in ["tract", "burn"] {
         let out = tmp.path().join(backend);

@@ -293,12 +293,12 @@ fn files_in(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 /// non-zero, and every other image is extracted.
 #[test]
 fn extract_on_ranks_writes_what_one_process_writes() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/images");
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/images");
     let imgs = tempfile::tempdir().unwrap();
     catclass_app::photos::photo_variants(
         &[
-            (&shared.join("chelsea.jpg"), "cat"),
-            (&shared.join("darknet-dog.jpg"), "dog"),
+            (&photos.join("chelsea.jpg"), "cat"),
+            (&photos.join("darknet-dog.jpg"), "dog"),
         ],
         4,
         9,

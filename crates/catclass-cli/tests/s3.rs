@@ -266,8 +266,8 @@ fn files_in(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 
 /// 40 cat and 40 dog variants of the shipped photos (generated), locally and on S3.
 fn photos(server: &S3Server, dir: &Path) {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/images");
-    let (cat, dog) = (shared.join("chelsea.jpg"), shared.join("darknet-dog.jpg"));
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/images");
+    let (cat, dog) = (photos.join("chelsea.jpg"), photos.join("darknet-dog.jpg"));
     let files =
         catclass_app::photos::photo_variants(&[(&cat, "cat"), (&dog, "dog")], 40, 5, dir).unwrap();
     let remote =

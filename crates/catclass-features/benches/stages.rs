@@ -13,15 +13,15 @@ use catclass_features::{
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-fn shared(rel: &str) -> std::path::PathBuf {
+fn testdata(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
+        .join("../../testdata")
         .join(rel)
 }
 
 fn stages(c: &mut Criterion) {
-    let jpeg = std::fs::read(shared("images/darknet-dog.jpg")).unwrap();
-    let png = std::fs::read(shared("images/chelsea.png")).unwrap();
+    let jpeg = std::fs::read(testdata("images/darknet-dog.jpg")).unwrap();
+    let png = std::fs::read(testdata("images/chelsea.png")).unwrap();
     let limits = DecodeLimits::default();
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(1));

@@ -11,7 +11,7 @@ use catclass_features::{
     DecodeLimits, ExtractError, Extractor, ImageError, ModelSource, Preset, TractBackend,
     decode_image, load_image,
 };
-use common::shared;
+use common::testdata;
 
 fn decode(bytes: &[u8], name: &str) -> Result<(), ImageError> {
     decode_image(bytes, Path::new(name), &DecodeLimits::default()).map(|_| ())
@@ -46,11 +46,11 @@ fn crc32(data: &[u8]) -> u32 {
 }
 
 fn jpeg() -> Vec<u8> {
-    std::fs::read(shared("images/chelsea.jpg")).unwrap()
+    std::fs::read(testdata("images/chelsea.jpg")).unwrap()
 }
 
 fn png() -> Vec<u8> {
-    std::fs::read(shared("images/chelsea.png")).unwrap()
+    std::fs::read(testdata("images/chelsea.png")).unwrap()
 }
 
 #[test]
@@ -182,12 +182,12 @@ fn a_run_goes_on_past_bad_files_and_reports_each() {
         p
     };
     let paths = vec![
-        shared("images/chelsea.jpg"),
+        testdata("images/chelsea.jpg"),
         write("empty.jpg", b""),
         write("truncated.jpg", &j[..j.len() / 3]),
-        shared("images/coffee.png"),
+        testdata("images/coffee.png"),
         write("text.png", b"not a png"),
-        shared("images/darknet-dog.jpg"),
+        testdata("images/darknet-dog.jpg"),
         d.join("missing.jpg"),
     ];
     let backend = TractBackend::load(&ModelSource::Embedded, None).unwrap();
@@ -225,7 +225,7 @@ fn a_run_goes_on_past_bad_files_and_reports_each() {
 
 #[test]
 fn a_run_stops_when_the_sink_says_so() {
-    let paths: Vec<PathBuf> = (0..6).map(|_| shared("images/chelsea.png")).collect();
+    let paths: Vec<PathBuf> = (0..6).map(|_| testdata("images/chelsea.png")).collect();
     let backend = TractBackend::load(&ModelSource::Embedded, None).unwrap();
     let ex = Extractor::new(Arc::new(backend), Preset::EfficientNetLite.preprocess())
         .unwrap()

@@ -10,12 +10,12 @@ use catclass_features::{
     BackendError, BurnBackend, DecodeLimits, Extractor, FeatureBackend, Layout, ModelSource,
     Preset, TractBackend, load_image,
 };
-use common::{python, rel_diff, shared, vgg16_like};
+use common::{python, rel_diff, testdata, vgg16_like};
 
 fn photos() -> Vec<catclass_features::Rgb8Image> {
     ["chelsea.png", "darknet-dog.jpg", "coffee.png"]
         .iter()
-        .map(|n| load_image(&shared(&format!("images/{n}")), &DecodeLimits::default()).unwrap())
+        .map(|n| load_image(&testdata(&format!("images/{n}")), &DecodeLimits::default()).unwrap())
         .collect()
 }
 

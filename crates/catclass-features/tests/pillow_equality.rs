@@ -9,7 +9,7 @@ use std::path::Path;
 
 use catclass_features::resize::{Filter, resize};
 use catclass_features::{DecodeLimits, Layout, Preset, Rgb8Image, load_image};
-use common::{python, read_f32, shared};
+use common::{python, read_f32, testdata};
 
 fn write_png(img: &Rgb8Image, path: &Path) {
     image::save_buffer(
@@ -65,7 +65,11 @@ fn preprocessing_is_pillow_and_keras_exact() {
         "coffee.png",
         "darknet-dog.jpg",
     ] {
-        let img = load_image(&shared(&format!("images/{name}")), &DecodeLimits::default()).unwrap();
+        let img = load_image(
+            &testdata(&format!("images/{name}")),
+            &DecodeLimits::default(),
+        )
+        .unwrap();
         cases.push((name.replace('.', "_"), img));
     }
     // Odd sizes, up- and downscaling, extreme aspect ratios, exact 224, tiny.
@@ -145,13 +149,13 @@ fn jpeg_decoding_is_close_to_pillow() {
     let names = ["chelsea.jpg", "darknet-dog.jpg"];
     let jobs: Vec<_> = names
         .iter()
-        .map(|n| serde_json::json!({"decode": shared(&format!("images/{n}")), "out": d.join(format!("{n}.rgb"))}))
+        .map(|n| serde_json::json!({"decode": testdata(&format!("images/{n}")), "out": d.join(format!("{n}.rgb"))}))
         .collect();
     let jobs_path = d.join("jobs.json");
     std::fs::write(&jobs_path, serde_json::to_vec(&jobs).unwrap()).unwrap();
     python("pillow_ref.py", &[jobs_path.to_str().unwrap()]);
     for n in names {
-        let ours = load_image(&shared(&format!("images/{n}")), &DecodeLimits::default()).unwrap();
+        let ours = load_image(&testdata(&format!("images/{n}")), &DecodeLimits::default()).unwrap();
         let pil = std::fs::read(d.join(format!("{n}.rgb"))).unwrap();
         let dims = std::fs::read_to_string(d.join(format!("{n}.rgb.dims"))).unwrap();
         assert_eq!(
@@ -184,13 +188,13 @@ fn png_decoding_is_pillow_exact() {
     let names = ["chelsea.png", "coffee.png"];
     let jobs: Vec<_> = names
         .iter()
-        .map(|n| serde_json::json!({"decode": shared(&format!("images/{n}")), "out": d.join(format!("{n}.rgb"))}))
+        .map(|n| serde_json::json!({"decode": testdata(&format!("images/{n}")), "out": d.join(format!("{n}.rgb"))}))
         .collect();
     let jobs_path = d.join("jobs.json");
     std::fs::write(&jobs_path, serde_json::to_vec(&jobs).unwrap()).unwrap();
     python("pillow_ref.py", &[jobs_path.to_str().unwrap()]);
     for n in names {
-        let ours = load_image(&shared(&format!("images/{n}")), &DecodeLimits::default()).unwrap();
+        let ours = load_image(&testdata(&format!("images/{n}")), &DecodeLimits::default()).unwrap();
         let pil = std::fs::read(d.join(format!("{n}.rgb"))).unwrap();
         assert!(
             ours.as_raw() == pil.as_slice(),

@@ -15,14 +15,18 @@ use catclass_features::{
     TractBackend, load_image,
 };
 use catclass_tract_kernels::{TuneOptions, Variant, WinogradChoice};
-use common::{onnxruntime, rel_diff, shared, vgg16_like};
+use common::{onnxruntime, rel_diff, testdata, vgg16_like};
 
 fn photo(name: &str) -> Rgb8Image {
-    load_image(&shared(&format!("images/{name}")), &DecodeLimits::default()).unwrap()
+    load_image(
+        &testdata(&format!("images/{name}")),
+        &DecodeLimits::default(),
+    )
+    .unwrap()
 }
 
 fn labels() -> Vec<String> {
-    let text = std::fs::read_to_string(shared("models/imagenet-labels.json")).unwrap();
+    let text = std::fs::read_to_string(testdata("models/imagenet-labels.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 

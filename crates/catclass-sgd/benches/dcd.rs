@@ -1,5 +1,5 @@
 //! Dual coordinate descent on synthetic pets-like CNN features: 37 classes x 200 rows x 4096
-//! non-negative sparse ReLU-like values (the generator of `shared/mllib/make_golden.py`'s
+//! non-negative sparse ReLU-like values (the generator of `testdata/mllib/make_golden.py`'s
 //! `gen()`, re-stated with ChaCha12 draws), the first 140 rows of each class for training and
 //! the last 60 for testing. MLlib's default `regParam = 0.01` gives `C = 1 / (0.01 n)`.
 //!

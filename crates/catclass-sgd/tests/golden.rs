@@ -1,4 +1,4 @@
-//! The six MLlib 3.5.3 golden cases in `../shared/mllib/golden/`: same weights bit for bit
+//! The six MLlib 3.5.3 golden cases in `testdata/mllib/golden/`: same weights bit for bit
 //! (1e-12 relative for the general-doubles case), same updates, passes and test predictions.
 
 use catclass_sgd::{Dataset, MiniBatchSampling, Sequential, SgdParams};
@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/mllib/golden")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/mllib/golden")
 }
 
 fn class_of(file: &str) -> &str {

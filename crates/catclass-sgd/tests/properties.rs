@@ -180,7 +180,7 @@ fn bad_parameters_are_refused_with_their_value() {
 fn python_reference(n: usize, parts: usize, fraction: f64, seed: i64) -> Vec<usize> {
     let script = format!(
         "import sys; sys.path.insert(0, '{}'); from check_sampler import sample_indices; print(sample_indices({n}, {parts}, {fraction}, {seed}))",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/mllib")
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/mllib")
     );
     let out = std::process::Command::new("python3")
         .args(["-c", &script])

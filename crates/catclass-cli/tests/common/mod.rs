@@ -8,10 +8,10 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The folder of golden case `case` in the shared data.
+/// The folder of golden case `case` in `testdata/mllib/golden`.
 pub fn golden(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/mllib/golden")
+        .join("../../testdata/mllib/golden")
         .join(case)
 }
 

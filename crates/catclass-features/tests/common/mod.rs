@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `shared/` beside the repository root.
-pub fn shared(rel: &str) -> PathBuf {
+/// The repository's `testdata/` (photos, MLlib goldens, models).
+pub fn testdata(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
+        .join("../../testdata")
         .join(rel)
 }
 
