@@ -30,12 +30,6 @@ pub const MANIFEST_FILE: &str = "extract.manifest";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExtractFailure {
-    /// Features recorded as made by an embedded network this build does not ship.
-    #[error("features were made by the embedded model {name:?}, which this catclass does not ship")]
-    UnknownEmbeddedModel {
-        /// The recorded name.
-        name: String,
-    },
     /// A recorded preprocessing preset this build does not know.
     #[error(transparent)]
     UnknownPreset(#[from] catclass_features::preprocess::UnknownPreset),
@@ -183,20 +177,20 @@ impl std::str::FromStr for BackendKind {
 pub struct FeatureSpec {
     /// The network.
     pub model: ModelSource,
-    /// The layer or tensor read (`None`: `features` for the embedded model, else the model's
+    /// The layer or tensor read (`None`: `features` for the default network, else the model's
     /// first output).
     pub layer: Option<String>,
-    /// The preprocessing (`None` is only allowed for the embedded model).
+    /// The preprocessing (`None` is only allowed for the default network).
     pub preset: Option<Preset>,
     /// The engine.
     pub backend: BackendKind,
 }
 
 impl Default for FeatureSpec {
-    /// The embedded EfficientNet-Lite0, `features` layer, its preset, tract.
+    /// The default EfficientNet-Lite0, `features` layer, its preset, tract.
     fn default() -> Self {
         FeatureSpec {
-            model: ModelSource::Embedded,
+            model: ModelSource::Default,
             layer: None,
             preset: None,
             backend: BackendKind::Tract,
@@ -247,16 +241,7 @@ impl std::fmt::Debug for LoadedFeatures {
 impl FeatureSpec {
     /// The spec that `record` describes (to extract new images as a model's features were).
     pub fn from_record(record: &FeatureModel) -> Result<Self, AppError> {
-        let model = match record.model.strip_prefix("embedded:") {
-            Some(name) if name == catclass_features::DEFAULT_MODEL_NAME => ModelSource::Embedded,
-            Some(name) => {
-                return Err(ExtractFailure::UnknownEmbeddedModel {
-                    name: name.to_string(),
-                }
-                .into());
-            }
-            None => ModelSource::Path(PathBuf::from(&record.model)),
-        };
+        let model = record.model.parse().map_err(feature_err)?;
         Ok(FeatureSpec {
             model,
             layer: Some(record.layer.clone()),
@@ -269,7 +254,7 @@ impl FeatureSpec {
     pub fn load(&self) -> Result<LoadedFeatures, AppError> {
         let preset = match (self.preset, &self.model) {
             (Some(p), _) => p,
-            (None, ModelSource::Embedded) => catclass_features::DEFAULT_PRESET,
+            (None, ModelSource::Default) => catclass_features::DEFAULT_PRESET,
             (None, ModelSource::Path(p)) => {
                 return Err(ExtractFailure::PresetRequired {
                     model: p.clone(),
@@ -280,7 +265,7 @@ impl FeatureSpec {
         };
         let layer = match (&self.layer, &self.model) {
             (Some(l), _) => Some(l.as_str()),
-            (None, ModelSource::Embedded) => Some(catclass_features::DEFAULT_LAYER),
+            (None, ModelSource::Default) => Some(catclass_features::DEFAULT_LAYER),
             (None, ModelSource::Path(_)) => None,
         };
         let bytes = self.model.bytes().map_err(feature_err)?;
@@ -545,6 +530,18 @@ async fn existing_outputs(
     Ok((valid, invalid))
 }
 
+/// Whether two records describe the same features (a folder of an older version recorded the
+/// default network as `embedded:efficientnet-lite0`).
+fn same_record(found: &FeatureModel, ours: &FeatureModel) -> bool {
+    let source = |r: &FeatureModel| r.model.parse::<ModelSource>().ok();
+    found == ours
+        || (source(found) == source(ours)
+            && FeatureModel {
+                model: ours.model.clone(),
+                ..found.clone()
+            } == *ours)
+}
+
 /// Checks (or writes, on rank 0 of a first run) the folder's manifest.
 async fn check_manifest(
     out: &Location,
@@ -553,7 +550,7 @@ async fn check_manifest(
 ) -> Result<(), AppError> {
     if out.exists(MANIFEST_FILE).await? {
         let m: Manifest = catclass_store::documents::read_json(out, MANIFEST_FILE).await?;
-        if &m.feature_model != record {
+        if !same_record(&m.feature_model, record) {
             return Err(ExtractFailure::ForeignFeatures {
                 folder: out.to_string(),
                 found: Box::new(m.feature_model),

@@ -9,6 +9,7 @@
 //! * [`extract`] and [`predict`]: image folders (local or S3) to feature files, and saved
 //!   models applied to new images.
 //! * [`synthetic`] and [`photos`]: the demo's generated features and photo variants.
+//! * [`network`]: installs the default network (`catclass model install`).
 //!
 //! Locations are strings here ([`location`]: `path`, `file://`, `s3://bucket/prefix`) and
 //! [`blocking`] runs the `async` store API; the library underneath takes rows and stores.
@@ -17,6 +18,7 @@
 pub mod blocking;
 pub mod extract;
 pub mod location;
+pub mod network;
 pub mod photos;
 pub mod plot;
 pub mod predict;

@@ -49,7 +49,7 @@ impl FeatureArgs {
         Ok(FeatureSpec {
             model: match &self.model {
                 Some(p) => ModelSource::Path(p.clone()),
-                None => ModelSource::Embedded,
+                None => ModelSource::Default,
             },
             layer: self.layer.clone(),
             preset,

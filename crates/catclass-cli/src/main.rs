@@ -4,6 +4,7 @@ mod demo;
 mod demo_photos;
 mod eval;
 mod extract;
+mod model;
 mod predict;
 mod progress;
 mod sweep;
@@ -34,6 +35,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Run the main job offline on generated data shaped like Oxford-IIIT Pet features.
     Demo(demo::DemoArgs),
+    /// Install the default network, or show where it is.
+    Model(model::ModelArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Model(args) => model::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,8 +3,10 @@
 
 mod common;
 
-use common::{fails, golden, json, ok};
+use common::{catclass, fails, golden, json, ok};
 use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
 
 /// Every golden case through the command line: same weights bit for bit (the weights are
 /// written as shortest round-trip decimals), same updates and passes, same test accuracy.
@@ -326,4 +328,34 @@ fn control_characters_in_names_are_printed_escaped() {
     ]);
     assert!(!e.contains('\u{1b}') && !e.contains('\u{7}'), "{e:?}");
     assert!(e.contains("dog_2\\u{1b}]0;owned\\u{7}.jpg.json"), "{e}");
+}
+
+#[test]
+fn the_default_network_is_installed_checked_and_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models");
+    let dir = tmp.path().join("models");
+    let dir_s = dir.to_str().unwrap();
+    let junk = tmp.path().join("efficientnet-lite0.onnx");
+    std::fs::write(&junk, b"not a network").unwrap();
+    let out = catclass(&["model", "install", junk.to_str().unwrap(), "--dir", dir_s]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not the 18536779"));
+    assert!(!dir.join("efficientnet-lite0.onnx").exists());
+    let out = catclass(&["model", "install", models.to_str().unwrap(), "--dir", dir_s]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_catclass"))
+        .args(["model", "path"])
+        .env("CATCLASS_MODEL_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        dir.join("efficientnet-lite0.onnx").display().to_string()
+    );
 }

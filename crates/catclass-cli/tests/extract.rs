@@ -205,7 +205,7 @@ fn bad_images_are_named_the_rest_is_extracted_and_the_exit_is_non_zero() {
 fn a_user_network_needs_its_preprocessing_and_a_wrong_layer_is_named() {
     let tmp = tempfile::tempdir().unwrap();
     let onnx = tmp.path().join("copy.onnx");
-    std::fs::write(&onnx, catclass_svm::features::DEFAULT_MODEL_ONNX).unwrap();
+    std::fs::copy(testdata("models/efficientnet-lite0.onnx"), &onnx).unwrap();
     let img = testdata("images/coffee.png");
     let out = catclass(&[
         "extract",

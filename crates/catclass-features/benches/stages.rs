@@ -46,7 +46,7 @@ fn stages(c: &mut Criterion) {
         .preprocess()
         .apply(&img, Layout::Nchw);
     let tract = |plan_batch: usize, tuned: bool| {
-        let t = TractBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER))
+        let t = TractBackend::load(&ModelSource::Default, Some(DEFAULT_LAYER))
             .unwrap()
             .with_plan_batch(plan_batch)
             .with_tuning(tuned);
@@ -65,7 +65,7 @@ fn stages(c: &mut Criterion) {
         (
             "burn",
             Arc::new(
-                catclass_features::BurnBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER))
+                catclass_features::BurnBackend::load(&ModelSource::Default, Some(DEFAULT_LAYER))
                     .unwrap(),
             ),
         ),

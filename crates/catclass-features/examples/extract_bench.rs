@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     paths.sort();
     let (source, layer, preset) = match model {
         None => (
-            ModelSource::Embedded,
+            ModelSource::Default,
             layer.unwrap_or_else(|| DEFAULT_LAYER.into()),
             preset.unwrap_or(DEFAULT_PRESET),
         ),

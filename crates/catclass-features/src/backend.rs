@@ -51,6 +51,34 @@ pub enum BackendError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The default network is in none of the folders searched.
+    #[error(
+        "the default network (efficientnet-lite0.onnx) is not installed; searched: {searched}. \
+         Install it with `catclass model install <FILE or URL>` (a clone has it in models/), \
+         or pass --model FILE"
+    )]
+    DefaultModelMissing {
+        /// The folders searched, in order.
+        searched: String,
+    },
+    /// A file (or bytes) offered as the default network is not the published file.
+    #[error(
+        "{path}: not the published efficientnet-lite0.onnx ({found}; expected {} bytes, SHA-256 {})",
+        crate::model::DEFAULT_MODEL_SIZE,
+        crate::model::DEFAULT_MODEL_SHA256
+    )]
+    NotTheDefaultModel {
+        /// The file (or what the bytes were).
+        path: String,
+        /// Its size and, when read, its SHA-256.
+        found: String,
+    },
+    /// A record names a default network this build does not know.
+    #[error("features were made by the default network {name:?}, which this build does not know")]
+    UnknownDefaultModel {
+        /// The recorded name.
+        name: String,
+    },
     /// The model could not be parsed, or does not fit the expected shapes.
     #[error("model {model}: {message}")]
     Model {

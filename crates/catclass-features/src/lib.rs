@@ -8,14 +8,15 @@
 //! - [`TractBackend`] (cargo feature `tract`, default): any ONNX CNN, output at a named layer.
 //! - `BurnBackend` (cargo feature `burn`): the same networks run natively in burn, weights read
 //!   from the ONNX file at run time.
-//! - [`model`]: the embedded default network (EfficientNet-Lite0) and model files.
+//! - [`model`]: the default network (EfficientNet-Lite0, found at run time and checked by
+//!   SHA-256: [`DefaultModel`]) and model files.
 //! - [`extract`]: [`Extractor`], which runs a backend over many files on all cores and hands
 //!   each result to a callback as it completes.
 //!
 //! ```no_run
 //! use catclass_features::{Extractor, ModelSource, Preset, TractBackend, DEFAULT_LAYER};
 //!
-//! let backend = TractBackend::load(&ModelSource::Embedded, Some(DEFAULT_LAYER))?;
+//! let backend = TractBackend::load(&ModelSource::Default, Some(DEFAULT_LAYER))?;
 //! let ex = Extractor::new(backend, Preset::EfficientNetLite.preprocess())?.with_batch(8);
 //! let paths = vec!["cat.jpg".into()];
 //! ex.run(&paths, |o| {
@@ -49,8 +50,8 @@ pub use extract::{
 };
 pub use image::{DecodeLimits, ImageError, Rgb8Image, decode_image, load_image};
 pub use model::{
-    DEFAULT_LAYER, DEFAULT_MODEL_NAME, DEFAULT_MODEL_ONNX, DEFAULT_PRESET, ModelSource,
-    VGG16_LAYER, sha256_hex,
+    DEFAULT_LAYER, DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, DEFAULT_PRESET,
+    DefaultModel, ModelSource, VGG16_LAYER, sha256_hex,
 };
 pub use preprocess::{ChannelOrder, Layout, Preprocess, Preset, Resize};
 pub use resize::Filter;

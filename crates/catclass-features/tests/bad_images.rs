@@ -190,7 +190,7 @@ fn a_run_goes_on_past_bad_files_and_reports_each() {
         testdata("images/darknet-dog.jpg"),
         d.join("missing.jpg"),
     ];
-    let backend = TractBackend::load(&ModelSource::Embedded, None).unwrap();
+    let backend = TractBackend::load(&ModelSource::Default, None).unwrap();
     let ex = Extractor::new(Arc::new(backend), Preset::EfficientNetLite.preprocess())
         .unwrap()
         .with_batch(2)
@@ -226,7 +226,7 @@ fn a_run_goes_on_past_bad_files_and_reports_each() {
 #[test]
 fn a_run_stops_when_the_sink_says_so() {
     let paths: Vec<PathBuf> = (0..6).map(|_| testdata("images/chelsea.png")).collect();
-    let backend = TractBackend::load(&ModelSource::Embedded, None).unwrap();
+    let backend = TractBackend::load(&ModelSource::Default, None).unwrap();
     let ex = Extractor::new(Arc::new(backend), Preset::EfficientNetLite.preprocess())
         .unwrap()
         .with_threads(1);

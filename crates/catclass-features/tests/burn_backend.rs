@@ -45,12 +45,12 @@ fn compare(src: &ModelSource, layer: Option<&str>, preset: Preset) -> (usize, f3
 
 #[test]
 fn burn_equals_tract_on_efficientnet_lite0() {
-    let (dim, d) = compare(&ModelSource::Embedded, None, Preset::EfficientNetLite);
+    let (dim, d) = compare(&ModelSource::Default, None, Preset::EfficientNetLite);
     println!("efficientnet-lite0 features, burn vs tract: {d:e}");
     assert_eq!(dim, 1280);
     assert!(d <= 1e-4, "burn vs tract: {d}");
     let (dim, d) = compare(
-        &ModelSource::Embedded,
+        &ModelSource::Default,
         Some("logits"),
         Preset::EfficientNetLite,
     );
@@ -76,7 +76,7 @@ fn burn_equals_tract_on_the_vgg16_shaped_graph() {
 
 #[test]
 fn burn_refuses_unknown_layers_by_name() {
-    match BurnBackend::load(&ModelSource::Embedded, Some("fc7")) {
+    match BurnBackend::load(&ModelSource::Default, Some("fc7")) {
         Err(e @ BackendError::UnknownLayer { .. }) => {
             assert!(e.to_string().contains("\"fc7\""), "{e}");
             let BackendError::UnknownLayer { layer, .. } = e else {
@@ -136,7 +136,7 @@ fn burn_gives_errors_not_panics_on_bad_models_and_batches() {
         BurnBackend::load(&ModelSource::Path(dir.path().join("missing.onnx")), None),
         Err(BackendError::Io { .. })
     ));
-    let burn = BurnBackend::load(&ModelSource::Embedded, None).unwrap();
+    let burn = BurnBackend::load(&ModelSource::Default, None).unwrap();
     let per = burn.input().len();
     assert!(matches!(
         burn.extract(&vec![0.0; per + 1], 1),

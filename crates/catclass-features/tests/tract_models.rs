@@ -39,7 +39,7 @@ fn argmax(v: &[f32]) -> usize {
 
 #[test]
 fn embedded_model_sees_a_cat_and_a_dog() {
-    let backend = TractBackend::load(&ModelSource::Embedded, Some("logits")).unwrap();
+    let backend = TractBackend::load(&ModelSource::Default, Some("logits")).unwrap();
     assert_eq!(backend.output().dim, 1000);
     let ex = Extractor::new(Arc::new(backend), Preset::EfficientNetLite.preprocess()).unwrap();
     let labels = labels();
@@ -75,7 +75,7 @@ fn embedded_model_sees_a_cat_and_a_dog() {
 
 #[test]
 fn embedded_features_match_onnxruntime_and_batches() {
-    let backend = Arc::new(TractBackend::load(&ModelSource::Embedded, None).unwrap());
+    let backend = Arc::new(TractBackend::load(&ModelSource::Default, None).unwrap());
     assert_eq!(backend.output().name, "features");
     assert_eq!(backend.output().dim, 1280);
     assert_eq!(backend.input().layout, Layout::Nchw);
@@ -88,7 +88,7 @@ fn embedded_features_match_onnxruntime_and_batches() {
     assert_eq!(backend.plan_batch(), 1);
     let one = Extractor::new(backend.clone(), pre).unwrap();
     // A batch of 3 run as plans of 2 images, then 1.
-    let two = TractBackend::load(&ModelSource::Embedded, None)
+    let two = TractBackend::load(&ModelSource::Default, None)
         .unwrap()
         .with_plan_batch(2);
     assert_eq!(two.plan_batch(), 2);
@@ -109,8 +109,7 @@ fn embedded_features_match_onnxruntime_and_batches() {
         .iter()
         .flat_map(|i| pre.apply(i, Layout::Nchw))
         .collect();
-    let model = dir.path().join("m.onnx");
-    std::fs::write(&model, catclass_features::DEFAULT_MODEL_ONNX).unwrap();
+    let model = testdata("models/efficientnet-lite0.onnx");
     let ort = onnxruntime(dir.path(), &model, "features", &tensor, [3, 3, 224, 224]);
     let ours: Vec<f32> = b.concat();
     let d = rel_diff(&ours, &ort);
@@ -124,7 +123,7 @@ fn embedded_features_match_onnxruntime_and_batches() {
 fn tuned_plans_give_tracts_features() {
     // EfficientNet-Lite0's 16 depthwise convolutions and its stem (3 input channels) run
     // direct, each with the ReLU6 that follows it (batch 1 leaves them CHW, batch 2 NCHW).
-    let tuned = TractBackend::load(&ModelSource::Embedded, Some("logits")).unwrap();
+    let tuned = TractBackend::load(&ModelSource::Default, Some("logits")).unwrap();
     assert_eq!(tuned.tuning_options(), Some(TuneOptions::default()));
     for images in [1, 2] {
         let tuning = tuned.tuning_report(images).unwrap().unwrap();
@@ -145,7 +144,7 @@ fn tuned_plans_give_tracts_features() {
         photo("coffee.png"),
     ];
     let run = |tuning: Option<TuneOptions>, plan_batch: usize| {
-        let b = TractBackend::load(&ModelSource::Embedded, Some("logits")).unwrap();
+        let b = TractBackend::load(&ModelSource::Default, Some("logits")).unwrap();
         let b = match tuning {
             Some(options) => b.with_tuning_options(options),
             None => b.with_tuning(false),
@@ -171,7 +170,7 @@ fn tuned_plans_give_tracts_features() {
         direct_convs: false,
         ..TuneOptions::default()
     };
-    let b = TractBackend::load(&ModelSource::Embedded, Some("logits"))
+    let b = TractBackend::load(&ModelSource::Default, Some("logits"))
         .unwrap()
         .with_tuning_options(no_direct);
     assert_eq!(b.tuning_report(1).unwrap(), Some(Default::default()));
@@ -279,7 +278,7 @@ fn vgg16_shaped_graph_by_path_at_fc2() {
 
 #[test]
 fn unknown_layer_and_wrong_size_are_typed_errors() {
-    match TractBackend::load(&ModelSource::Embedded, Some("fc7")) {
+    match TractBackend::load(&ModelSource::Default, Some("fc7")) {
         Err(BackendError::UnknownLayer {
             layer, candidates, ..
         }) => {
@@ -288,7 +287,7 @@ fn unknown_layer_and_wrong_size_are_typed_errors() {
         }
         other => panic!("expected UnknownLayer, got {other:?}"),
     }
-    let backend = TractBackend::load(&ModelSource::Embedded, None).unwrap();
+    let backend = TractBackend::load(&ModelSource::Default, None).unwrap();
     let mut pre = Preset::Torchvision.preprocess();
     pre.crop = Some((200, 200));
     let err = Extractor::new(Arc::new(backend), pre).unwrap_err();
