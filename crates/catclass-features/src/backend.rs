@@ -158,6 +158,7 @@ pub enum BackendError {
 
 /// Checks a backend's answer for `images` images: `images * dim` floats with `dim > 0`;
 /// returns `dim`.
+#[cfg(feature = "images")]
 pub(crate) fn check_output_shape(
     backend: &'static str,
     output: &OutputSpec,
@@ -181,6 +182,7 @@ pub(crate) fn check_output_shape(
 }
 
 /// The first NaN or infinite value of `features`, as `(position, value)`.
+#[cfg(feature = "images")]
 pub(crate) fn first_non_finite(features: &[f32]) -> Option<(usize, f32)> {
     features
         .iter()

@@ -34,6 +34,9 @@
 pub mod backend;
 #[cfg(feature = "burn")]
 mod burn_backend;
+#[cfg(feature = "images")]
+mod decode;
+#[cfg(feature = "images")]
 pub mod extract;
 pub mod image;
 pub mod model;
@@ -45,13 +48,16 @@ mod tract_backend;
 pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec, checked_extract};
 #[cfg(feature = "burn")]
 pub use burn_backend::BurnBackend;
+#[cfg(feature = "images")]
 pub use extract::{
     EncodedImage, ExtractError, Extractor, Outcome, RunSummary, SizeMismatch, ToRgb8,
 };
-pub use image::{DecodeLimits, ImageError, Rgb8Image, decode_image, load_image};
+pub use image::{DecodeLimits, Rgb8Image};
+#[cfg(feature = "images")]
+pub use image::{ImageError, decode_image, load_image};
 pub use model::{
     DEFAULT_LAYER, DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, DEFAULT_PRESET,
-    DefaultModel, ModelSource, VGG16_LAYER, sha256_hex,
+    DefaultModel, FeatureModel, ModelSource, VGG16_LAYER, sha256_hex,
 };
 pub use preprocess::{ChannelOrder, Layout, Preprocess, Preset, Resize};
 pub use resize::Filter;

@@ -201,6 +201,26 @@ fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// What produced a set of features: recorded in shards, in `extract.json` and in model files,
+/// so that `predict` extracts new images the same way.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureModel {
+    /// Inference engine (`tract`, `burn`).
+    pub backend: String,
+    /// The network: a file path, or `default:<name>` for the default network
+    /// ([`ModelSource`]'s text).
+    pub model: String,
+    /// Lower-case hex SHA-256 of the ONNX bytes.
+    pub model_sha256: String,
+    /// The layer (or tensor) the features are read from.
+    pub layer: String,
+    /// Preprocessing preset name.
+    pub preset: String,
+    /// Floats per image.
+    pub dim: usize,
+}
+
 /// A network to load.
 ///
 /// ```

@@ -12,6 +12,11 @@
 //! The API is `async` and runs on the caller's tokio runtime (reads are spawned on it).
 #![deny(missing_docs)]
 
+/// The README's example, compiled and run as a test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod documents;
 pub mod error;
 pub mod feature_json;

@@ -2,6 +2,7 @@
 //! bucket, or any store the caller built).
 
 use crate::error::{Result, StoreError};
+#[cfg(feature = "s3")]
 use crate::options::StoreOptions;
 use bytes::Bytes;
 use object_store::path::Path;
@@ -98,6 +99,7 @@ impl Location {
 
     /// `prefix` in S3 bucket `bucket`: credentials and region from the standard AWS
     /// environment, the endpoint, retries and timeouts from `opts`.
+    #[cfg(feature = "s3")]
     pub fn s3(bucket: &str, prefix: &str, opts: &StoreOptions) -> Result<Self> {
         let prefix = prefix.trim_matches('/');
         let location = format!("s3://{bucket}/{prefix}")

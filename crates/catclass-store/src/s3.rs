@@ -1,9 +1,13 @@
 //! S3: configuration from the standard AWS environment and command-line options, bounded
 //! retries with backoff, and one-line explanations of S3 failures.
 
-use object_store::ObjectStore;
+#[cfg(feature = "s3")]
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, AwsCredential};
-use object_store::{BackoffConfig, ClientConfigKey, RetryConfig, StaticCredentialProvider};
+#[cfg(feature = "s3")]
+use object_store::{
+    BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig, StaticCredentialProvider,
+};
+#[cfg(feature = "s3")]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +15,7 @@ use std::time::Duration;
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
 /// `AWS_ALLOW_HTTP`, or the instance role), with `endpoint` (else `AWS_ENDPOINT_URL_S3`, else
 /// `AWS_ENDPOINT_URL`) and `options` on top.
+#[cfg(feature = "s3")]
 pub fn build(
     bucket: &str,
     endpoint: Option<&str>,
@@ -102,6 +107,7 @@ impl std::fmt::Debug for S3Credentials {
 
 impl S3Options {
     /// The retry policy handed to object_store.
+    #[cfg(feature = "s3")]
     pub fn retry_config(&self) -> RetryConfig {
         RetryConfig {
             backoff: BackoffConfig {
@@ -116,6 +122,7 @@ impl S3Options {
 
     /// Applies these options, the bucket name and the endpoint (when given) to a builder,
     /// e.g. [`AmazonS3Builder::from_env`]'s.
+    #[cfg(feature = "s3")]
     pub fn apply(
         &self,
         mut b: AmazonS3Builder,
@@ -160,6 +167,7 @@ impl S3Options {
 }
 
 /// A duration as object_store's configuration parser reads it (`"1500ms"`).
+#[cfg(feature = "s3")]
 fn config_duration(d: Duration) -> String {
     format!("{}ms", d.as_millis().max(1))
 }
@@ -358,6 +366,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "s3")]
     fn explicit_http_endpoint_allows_http() {
         let b = S3Options::default().apply(AmazonS3Builder::new(), "b", Some("http://127.0.0.1:1"));
         assert_eq!(
@@ -377,6 +386,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "s3")]
     fn https_endpoint_keeps_http_off_unless_asked() {
         let b = S3Options::default().apply(AmazonS3Builder::new(), "b", Some("https://s3.example"));
         assert_ne!(

@@ -11,7 +11,7 @@
 use crate::error::{Result, StoreError};
 use crate::location::Location;
 use futures::{StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
@@ -28,24 +28,7 @@ pub const RANGE_BYTES: u64 = 4 << 20;
 /// Largest header accepted (names of millions of files fit).
 const MAX_HEADER: u64 = 512 << 20;
 
-/// What produced a set of features: recorded in shards, in `extract.json` and in model files,
-/// so that `predict` extracts new images the same way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeatureModel {
-    /// Inference engine (`tract`, `burn`).
-    pub backend: String,
-    /// The network: a file path, or `embedded:<name>` for the built-in one.
-    pub model: String,
-    /// Lower-case hex SHA-256 of the ONNX bytes.
-    pub model_sha256: String,
-    /// The layer (or tensor) the features are read from.
-    pub layer: String,
-    /// Preprocessing preset name.
-    pub preset: String,
-    /// Floats per image.
-    pub dim: usize,
-}
+pub use catclass_features::FeatureModel;
 
 /// A shard's description, read from its header alone.
 #[derive(Debug, Clone, PartialEq)]

@@ -33,6 +33,11 @@
 //! `object_store::ObjectStore`), [`features`] (images to feature vectors).
 #![deny(missing_docs)]
 
+/// The README's example, compiled and run as a test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod classifier;
 mod dataset;
 mod error;
@@ -45,6 +50,7 @@ mod task;
 pub use catclass_exec as exec;
 pub use catclass_features as features;
 pub use catclass_sgd as sgd;
+#[cfg(feature = "store")]
 pub use catclass_store as store;
 
 pub use catclass_exec::{Executor, ThreadPool};

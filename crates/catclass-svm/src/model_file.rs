@@ -45,7 +45,7 @@ pub struct TrainingRecord {
     /// The network, layer and preprocessing that produced the features, when the features
     /// record it (`catclass predict` extracts new images the same way).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub feature_model: Option<catclass_store::FeatureModel>,
+    pub feature_model: Option<catclass_features::FeatureModel>,
 }
 
 /// The content of `model.json`.
