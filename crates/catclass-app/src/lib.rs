@@ -13,6 +13,14 @@
 //!
 //! Locations are strings here ([`location`]: `path`, `file://`, `s3://bucket/prefix`) and
 //! [`blocking`] runs the `async` store API; the library underneath takes rows and stores.
+//!
+//! ```
+//! use catclass_app::seed::task_from_args;
+//! use catclass_svm::Task;
+//! // The original program's arguments: a class against another, or against all with `None`.
+//! assert_eq!(task_from_args("cat", "dog"), Task::OneVsOne("cat".into(), "dog".into()));
+//! assert_eq!(task_from_args("cat", "None"), Task::OneVsRest("cat".into()));
+//! ```
 #![deny(missing_docs)]
 
 pub mod blocking;

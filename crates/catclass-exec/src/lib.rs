@@ -7,6 +7,14 @@
 //! for every pool size because the fold order is fixed by the data. With the `mpi` feature,
 //! `MpiExecutor` spreads the blocks over MPI ranks (each with its own pool) and still returns
 //! the same bits for every number of ranks.
+//!
+//! ```
+//! use catclass_exec::{Executor, ThreadPool};
+//! let pool = ThreadPool::new(2)?;
+//! // Independent tasks, answered in task order whatever the number of threads.
+//! assert_eq!(pool.map(4, |i| i * i), vec![0, 1, 4, 9]);
+//! # Ok::<(), catclass_exec::ExecError>(())
+//! ```
 #![deny(missing_docs)]
 
 #[cfg(feature = "mpi")]

@@ -1,7 +1,7 @@
 //! The math of catclass-svm: linear SVM solvers with no I/O and no threads.
 //!
-//! * [`mllib`]: Spark MLlib 3.5.3 `SVMWithSGD`, reproduced bit for bit (see `SPEC.md` in the
-//!   project's shared folder): zero start, strict hinge test, `step / sqrt(i)`, shrink-then-axpy
+//! * [`mllib`]: Spark MLlib 3.5.3 `SVMWithSGD`, reproduced bit for bit (see the repository's
+//!   `testdata/mllib/SPEC.md`): zero start, strict hinge test, `step / sqrt(i)`, shrink-then-axpy
 //!   L2 update, convergence test from the second update, the loss history, strict `> threshold`
 //!   prediction, and Spark's own mini-batch sampler.
 //! * [`dcd`]: dual coordinate descent (LIBLINEAR's algorithm) for the L2-regularised hinge and
@@ -15,6 +15,15 @@
 //!   order, so results are bit-identical whatever the number of threads or ranks.
 //!
 //! The crate is `#![no_std]` + `alloc`.
+//!
+//! ```
+//! use catclass_sgd::{Dataset, SgdParams, Sequential};
+//! // Two rows of two features, labels 1 and 0: MLlib's SVMWithSGD with its defaults.
+//! let data = Dataset::new(&[1.0f32, 0.0, 0.0, 1.0], &[1.0, 0.0], 2)?;
+//! let fit = SgdParams::builder().iterations(10).check()?.fit(&data, &Sequential)?;
+//! assert!(fit.model.weights[0] > 0.0 && fit.model.weights[1] < 0.0);
+//! # Ok::<(), Box<dyn core::error::Error>>(())
+//! ```
 #![no_std]
 #![deny(missing_docs)]
 

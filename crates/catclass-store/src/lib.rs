@@ -10,6 +10,23 @@
 //! * [`documents`]: JSON and text documents (model, report) written atomically.
 //!
 //! The API is `async` and runs on the caller's tokio runtime (reads are spawned on it).
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use catclass_store::{FeatureSet, Location, Values};
+//! // Any object store: here object_store's in-memory one.
+//! let store = Arc::new(object_store::memory::InMemory::new());
+//! let rows = FeatureSet {
+//!     names: vec!["cat_1.jpg.json".into(), "dog_1.jpg.json".into()],
+//!     classes: vec!["cat".into(), "dog".into()],
+//!     dim: 2,
+//!     values: Values::F32(vec![1.0, 0.0, 0.0, 1.0]),
+//! };
+//! rows.write_json_files(&Location::in_store(store.clone(), "mem", "features"), 8).await?;
+//! assert_eq!(FeatureSet::read(store, "features").await?, rows);
+//! # Ok::<(), catclass_store::StoreError>(()) }).unwrap();
+//! ```
 #![deny(missing_docs)]
 
 /// The README's example, compiled and run as a test.
