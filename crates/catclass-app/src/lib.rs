@@ -28,6 +28,7 @@ pub mod extract;
 pub mod location;
 pub mod network;
 pub mod photos;
+#[cfg(feature = "plots")]
 pub mod plot;
 pub mod predict;
 pub mod seed;
@@ -100,6 +101,7 @@ pub enum AppError {
     #[error(transparent)]
     Extract(#[from] extract::ExtractFailure),
     /// A chart could not be drawn.
+    #[cfg(feature = "plots")]
     #[error(transparent)]
     Plot(#[from] plot::PlotError),
 }

@@ -260,7 +260,8 @@ impl TrainOutcome {
     /// The files of the run, each written atomically, the model last (so that a model file
     /// always has its report beside it): `report.json` and `resultat.txt` then `model.json`
     /// for a binary run; `report.json`, `report.txt`, the confusion heat map
-    /// (`confusion.svg`, `confusion.png`) then `model.json` for a multiclass one.
+    /// (`confusion.svg`, `confusion.png`; cargo feature `plots`) then `model.json` for a
+    /// multiclass one.
     pub async fn write(&self, out: &Location) -> Result<(), AppError> {
         match self {
             TrainOutcome::Binary { model, report } => {
@@ -271,7 +272,9 @@ impl TrainOutcome {
             TrainOutcome::Multiclass { model, report } => {
                 write_json(out, "report.json", report).await?;
                 write_text(out, "report.txt", &Self::multiclass_text(report)).await?;
-                let chart = crate::plot::metrics_confusion_chart(
+                #[cfg(feature = "plots")]
+                {
+                    let chart = crate::plot::metrics_confusion_chart(
                     &report.metrics,
                     &format!(
                         "confusion matrix: one vs rest, {} classes, {} test rows",
@@ -279,8 +282,9 @@ impl TrainOutcome {
                         report.counts.test_rows
                     ),
                 )?;
-                write_text(out, "confusion.svg", &chart.svg).await?;
-                out.put("confusion.png", chart.png).await?;
+                    write_text(out, "confusion.svg", &chart.svg).await?;
+                    out.put("confusion.png", chart.png).await?;
+                }
                 out.put("model.json", model.to_json()).await?;
             }
         }
