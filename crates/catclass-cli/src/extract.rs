@@ -8,10 +8,50 @@ use catclass_app::extract::{
 };
 use catclass_svm::features::{ModelSource, Preset};
 use catclass_svm::{Executor, ThreadPool};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::sync::Mutex;
+
+/// `--preset`: the preprocessing presets of [`Preset`], by their names there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresetArg {
+    /// Keras VGG16 (224x224 nearest, BGR, caffe means): the seed's.
+    KerasVgg16,
+    /// EfficientNet-Lite (shorter side 256, crop 224, (x - 127) / 128).
+    #[value(name = "efficientnet-lite")]
+    EfficientNetLite,
+    /// torchvision ImageNet (shorter side 256, crop 224, mean/std).
+    Torchvision,
+}
+
+impl From<PresetArg> for Preset {
+    fn from(p: PresetArg) -> Self {
+        match p {
+            PresetArg::KerasVgg16 => Preset::KerasVgg16,
+            PresetArg::EfficientNetLite => Preset::EfficientNetLite,
+            PresetArg::Torchvision => Preset::Torchvision,
+        }
+    }
+}
+
+/// `--backend`: the inference engines of [`BackendKind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// tract (pure Rust, CPU).
+    Tract,
+    /// burn (binary built with `--features burn`).
+    Burn,
+}
+
+impl From<BackendArg> for BackendKind {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Tract => BackendKind::Tract,
+            BackendArg::Burn => BackendKind::Burn,
+        }
+    }
+}
 
 /// Which network, layer, preprocessing and engine (shared by `extract` and `predict`).
 #[derive(Debug, Args, Clone)]
@@ -24,13 +64,13 @@ pub struct FeatureArgs {
     /// model, the network's first output otherwise).
     #[arg(long)]
     pub layer: Option<String>,
-    /// Preprocessing: keras-vgg16, efficientnet-lite or torchvision (default for the embedded
-    /// model: efficientnet-lite; required with --model).
-    #[arg(long)]
-    pub preset: Option<String>,
-    /// Inference engine: tract, or burn (when built with `--features burn`).
-    #[arg(long, default_value = "tract")]
-    pub backend: String,
+    /// Preprocessing (default for the embedded model: efficientnet-lite; required with
+    /// --model).
+    #[arg(long, value_enum)]
+    pub preset: Option<PresetArg>,
+    /// Inference engine.
+    #[arg(long, value_enum, default_value_t = BackendArg::Tract)]
+    pub backend: BackendArg,
     /// Images per network call.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
@@ -38,26 +78,16 @@ pub struct FeatureArgs {
 
 impl FeatureArgs {
     /// The feature spec from the flags.
-    pub fn spec(&self) -> Result<FeatureSpec> {
-        let preset = match &self.preset {
-            Some(p) => Some(
-                p.parse::<Preset>()
-                    .map_err(|e| anyhow::anyhow!("--preset: {e}"))?,
-            ),
-            None => None,
-        };
-        Ok(FeatureSpec {
+    pub fn spec(&self) -> FeatureSpec {
+        FeatureSpec {
             model: match &self.model {
                 Some(p) => ModelSource::Path(p.clone()),
                 None => ModelSource::Embedded,
             },
             layer: self.layer.clone(),
-            preset,
-            backend: self
-                .backend
-                .parse::<BackendKind>()
-                .map_err(|e| anyhow::anyhow!("--backend: {e}"))?,
-        })
+            preset: self.preset.map(Preset::from),
+            backend: self.backend.into(),
+        }
     }
 
     /// Whether any of the network flags was given.
@@ -108,7 +138,7 @@ fn config(args: &ExtractArgs) -> Result<ExtractConfig> {
     Ok(ExtractConfig {
         images: args.images.clone(),
         out: args.out.clone(),
-        features: args.features.spec()?,
+        features: args.features.spec(),
         batch: args.features.batch.max(1),
         threads: args.run.threads,
         fail_fast: args.fail_fast,

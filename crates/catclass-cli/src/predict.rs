@@ -35,7 +35,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
         model: args.model_file.clone(),
         images: args.images.clone(),
         features: if args.features.given() {
-            Some(args.features.spec()?)
+            Some(args.features.spec())
         } else {
             None
         },

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use catclass_app::Solver;
 use catclass_app::seed::{seed_title, task_from_args};
 use catclass_app::train::{MulticlassReport, TestRows, TrainConfig, TrainOutcome, TrainReport};
-use catclass_svm::store::{Location, StoreOptions};
+use catclass_svm::store::{FeatureFormat, Location, StoreOptions};
 use catclass_svm::{
     ClassWeight, Dcd, Executor, Loss, MiniBatchSampling, SgdParams, SvmSgd, Task, ThreadPool,
 };
@@ -57,7 +57,7 @@ pub struct TrainArgs {
 }
 
 /// Which solver runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SolverKind {
     /// Spark MLlib's SVMWithSGD, bit for bit (the seed's model).
     MllibSgd,
@@ -66,7 +66,7 @@ pub enum SolverKind {
 }
 
 /// DCD loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LossArg {
     /// max(0, 1 - m), MLlib's.
     Hinge,
@@ -75,7 +75,7 @@ pub enum LossArg {
 }
 
 /// DCD class weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ClassWeightArg {
     /// Every row weighs the same.
     None,
@@ -168,6 +168,27 @@ impl SolverArgs {
     }
 }
 
+/// `--feature-format`: the choices of [`FeatureFormat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FeatureFormatArg {
+    /// The shard when it holds exactly the folder's JSON files, else the JSON files.
+    Auto,
+    /// The seed's JSON files only.
+    Json,
+    /// The shard only.
+    Shard,
+}
+
+impl From<FeatureFormatArg> for FeatureFormat {
+    fn from(f: FeatureFormatArg) -> Self {
+        match f {
+            FeatureFormatArg::Auto => FeatureFormat::Auto,
+            FeatureFormatArg::Json => FeatureFormat::Json,
+            FeatureFormatArg::Shard => FeatureFormat::Shard,
+        }
+    }
+}
+
 /// Where the work runs and how data is reached.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
@@ -184,11 +205,9 @@ pub struct RunArgs {
     /// exponential backoff.
     #[arg(long, default_value_t = 8)]
     pub s3_retries: usize,
-    /// Which features to read from a folder holding both JSON files and
-    /// features.safetensors: auto (the shard when it holds exactly the folder's JSON files),
-    /// json, or shard.
-    #[arg(long, default_value = "auto")]
-    pub feature_format: catclass_svm::store::FeatureFormat,
+    /// Which features to read from a folder holding both JSON files and features.safetensors.
+    #[arg(long, value_enum, default_value_t = FeatureFormatArg::Auto)]
+    pub feature_format: FeatureFormatArg,
 }
 
 impl RunArgs {
@@ -201,7 +220,7 @@ impl RunArgs {
                 max_retries: self.s3_retries,
                 ..Default::default()
             },
-            feature_format: self.feature_format,
+            feature_format: self.feature_format.into(),
         }
     }
 }
