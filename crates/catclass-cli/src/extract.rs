@@ -1,6 +1,7 @@
 //! `catclass extract <IMAGES>... --out <FEATURES>`: images to the seed's feature files and a
 //! shard, resumable, on threads or MPI ranks.
 
+use crate::output::{Output, PartlyDone, ReportedElsewhere, Status};
 use crate::train::{ExecutorKind, RunArgs};
 use anyhow::Result;
 use catclass_app::extract::{
@@ -123,14 +124,16 @@ pub struct ExtractArgs {
 }
 
 /// Runs `catclass extract`.
-pub fn run(args: ExtractArgs) -> Result<()> {
+pub fn run(args: ExtractArgs, output: Output) -> Result<()> {
     match args.executor {
         ExecutorKind::Threads => {
             // One network call per worker at a time: the pool is the extraction workers.
             let pool = ThreadPool::new(args.run.threads)?;
-            run_on(&args, &pool)
+            run_on(&args, &pool, output)
         }
-        ExecutorKind::Mpi => crate::train::with_mpi(args.run.threads, |exec| run_on(&args, exec)),
+        ExecutorKind::Mpi => {
+            crate::train::with_mpi(args.run.threads, |exec| run_on(&args, exec, output))
+        }
     }
 }
 
@@ -147,9 +150,10 @@ fn config(args: &ExtractArgs) -> Result<ExtractConfig> {
     })
 }
 
-fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
+fn run_on<E: Executor>(args: &ExtractArgs, exec: &E, output: Output) -> Result<()> {
     let cfg = config(args)?;
     let lead = exec.rank() == 0;
+    let shown = lead && output.human();
     let ranks = exec.ranks();
     let rank = exec.rank();
     let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
@@ -161,7 +165,7 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
                 already_done,
                 local_todo,
             } => {
-                if lead {
+                if shown {
                     eprintln!(
                         "{images} images, {already_done} already extracted, {} to extract{}",
                         images - already_done,
@@ -172,7 +176,7 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
                         }
                     );
                 }
-                let b = if lead {
+                let b = if shown {
                     ProgressBar::new(local_todo as u64)
                 } else {
                     ProgressBar::hidden()
@@ -213,14 +217,14 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
         b.finish_and_clear();
     }
     if lead {
-        print_report(&report);
+        output.report(&report, || print_report(&report))?;
     }
     if report.failed > 0 {
         if !lead {
             // Rank 0 prints the summary; this rank's failures were printed as they happened.
-            return Err(crate::train::ReportedElsewhere.into());
+            return Err(ReportedElsewhere(Status::Partial).into());
         }
-        anyhow::bail!(
+        return Err(PartlyDone(format!(
             "{} of {} images failed (listed above){}",
             report.failed,
             report.images,
@@ -229,7 +233,8 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
             } else {
                 String::new()
             }
-        );
+        ))
+        .into());
     }
     Ok(())
 }
