@@ -10,7 +10,7 @@ mod progress;
 mod sweep;
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use output::{Output, ReportedElsewhere, Status};
 use std::process::ExitCode;
 
@@ -38,6 +38,12 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Run the main job offline on generated data shaped like Oxford-IIIT Pet features.
     Demo(demo::DemoArgs),
+    /// Print a shell completion script, e.g. `catclass completions bash > catclass.bash`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +68,15 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args, output),
         Command::Eval(args) => eval::run(args, output),
         Command::Sweep(args) => sweep::run(args, output),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "catclass",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     };
     match result {
         Ok(()) => Status::Ok.into(),
