@@ -5,7 +5,9 @@ use crate::progress::StageBar;
 use anyhow::{Context, Result};
 use catclass_app::Solver;
 use catclass_app::seed::{seed_title, task_from_args};
-use catclass_app::train::{MulticlassReport, TestRows, TrainConfig, TrainOutcome, TrainReport};
+use catclass_app::train::{
+    ModelTraining, MulticlassReport, TestRows, TrainConfig, TrainOutcome, TrainReport,
+};
 use catclass_svm::store::{FeatureFormat, StoreOptions};
 use catclass_svm::{
     ClassWeight, Dcd, Executor, Loss, MiniBatchSampling, SgdParams, SvmSgd, Task, ThreadPool,
@@ -451,13 +453,19 @@ pub fn print_multiclass_summary(r: &MulticlassReport, written: &[String]) {
         catclass_app::printable(&TrainOutcome::multiclass_text(r))
     );
     let converged = r.models.iter().filter(|m| m.converged).count();
-    let updates = r.models.iter().map(|m| m.updates);
+    // DCD makes no updates: what it did is its epochs (its passes).
+    let (unit, work): (&str, fn(&ModelTraining) -> usize) = if r.run.params.dcd.is_some() {
+        ("epochs", |m| m.passes)
+    } else {
+        ("updates", |m| m.updates)
+    };
+    let work = r.models.iter().map(work);
     println!(
-        "{}: {} models, {}..{} updates each, {} converged; {} threads",
+        "{}: {} models, {}..{} {unit} each, {} converged; {} threads",
         r.run.solver,
         r.models.len(),
-        updates.clone().min().unwrap_or(0),
-        updates.max().unwrap_or(0),
+        work.clone().min().unwrap_or(0),
+        work.max().unwrap_or(0),
         converged,
         r.run.threads
     );
