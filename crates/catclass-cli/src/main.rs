@@ -10,8 +10,10 @@ mod progress;
 mod sweep;
 mod train;
 
+use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use output::{Output, ReportedElsewhere, Status};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Classify pet breeds from CNN features with an MLlib-exact linear SVM.
@@ -68,15 +70,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args, output),
         Command::Eval(args) => eval::run(args, output),
         Command::Sweep(args) => sweep::run(args, output),
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "catclass",
-                &mut std::io::stdout(),
-            );
-            Ok(())
-        }
+        Command::Completions { shell } => completions(shell),
     };
     match result {
         Ok(()) => Status::Ok.into(),
@@ -87,4 +81,13 @@ fn main() -> ExitCode {
             Status::of(&e).into()
         }
     }
+}
+
+/// Prints the completion script for `shell` (an error, not a panic, when stdout is closed).
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "catclass", &mut script);
+    std::io::stdout()
+        .write_all(&script)
+        .context("writing the completion script")
 }
