@@ -275,13 +275,13 @@ impl TrainOutcome {
                 #[cfg(feature = "plots")]
                 {
                     let chart = crate::plot::metrics_confusion_chart(
-                    &report.metrics,
-                    &format!(
-                        "confusion matrix: one vs rest, {} classes, {} test rows",
-                        report.metrics.per_class.len(),
-                        report.counts.test_rows
-                    ),
-                )?;
+                        &report.metrics,
+                        &format!(
+                            "confusion matrix: one vs rest, {} classes, {} test rows",
+                            report.metrics.per_class.len(),
+                            report.counts.test_rows
+                        ),
+                    )?;
                     write_text(out, "confusion.svg", &chart.svg).await?;
                     out.put("confusion.png", chart.png).await?;
                 }

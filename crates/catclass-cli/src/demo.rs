@@ -1,14 +1,21 @@
 //! `catclass demo`: the seed's two classifications on generated data, offline.
 
+use crate::demo_photos::PhotoRun;
+use crate::output::{Output, paths, say};
+use crate::sweep::SweepSummary;
 use crate::train::{RunArgs, SolverArgs, print_summary};
 use anyhow::{Context, Result};
 use catclass_app::seed::task_from_args;
 use catclass_app::sweep::SweepConfig;
 use catclass_app::synthetic::pets_like;
-use catclass_app::train::{TestRows, TrainConfig, TrainOutcome};
+use catclass_app::train::{TestRows, TrainConfig, TrainOutcome, TrainReport};
 use catclass_svm::ThreadPool;
 use clap::Args;
+use serde::Serialize;
 use std::time::Instant;
+
+/// Breeds of the generated data (as in Oxford-IIIT Pet).
+const BREEDS: usize = 37;
 
 /// Arguments of `catclass demo`.
 #[derive(Debug, Args)]
@@ -35,8 +42,51 @@ pub struct DemoArgs {
     pub run: RunArgs,
 }
 
+/// What `catclass demo` did: its `--json` summary.
+#[derive(Debug, Serialize)]
+pub struct DemoSummary {
+    /// The generated features.
+    pub data: DemoData,
+    /// The one-vs-one and one-vs-all runs.
+    pub runs: Vec<DemoRun>,
+    /// The one-vs-one sweep.
+    pub sweep: SweepSummary,
+    /// The real-image path.
+    pub photos: PhotoRun,
+}
+
+/// The generated features of the demo.
+#[derive(Debug, Serialize)]
+pub struct DemoData {
+    /// Where they are.
+    pub features: String,
+    /// Breeds.
+    pub breeds: usize,
+    /// Images per breed.
+    pub per_class: usize,
+    /// Features per image.
+    pub dim: usize,
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Whether this run generated them (else an earlier run's were reused).
+    pub generated: bool,
+}
+
+/// One training run of the demo.
+#[derive(Debug, Serialize)]
+pub struct DemoRun {
+    /// `one-vs-one` or `one-vs-all`.
+    pub name: &'static str,
+    /// Its report.json.
+    pub report: TrainReport,
+    /// The files written.
+    pub written: Vec<String>,
+    /// Wall-clock seconds of the whole run.
+    pub seconds: f64,
+}
+
 /// Runs the demo.
-pub fn run(args: DemoArgs) -> Result<()> {
+pub fn run(args: DemoArgs, output: Output) -> Result<()> {
     let store = args.run.store();
     let features_spec = format!("{}/features", args.dir.trim_end_matches('/'));
     let features = catclass_app::location::create(&features_spec, &store)?;
@@ -50,31 +100,37 @@ pub fn run(args: DemoArgs) -> Result<()> {
             features.exists(marker).await? && features.get(marker).await? == stamp.as_bytes(),
         )
     })?;
-    println!(
+    say!(
+        output,
         "catclass demo: the seed's classifications on GENERATED data (no real photos, no real CNN)"
     );
-    println!(
-        "  data: 37 breeds x {} images x {} features, non-negative and sparse like VGG16 fc2, seed {}",
-        args.per_class, args.dim, args.seed
+    say!(
+        output,
+        "  data: {BREEDS} breeds x {} images x {} features, non-negative and sparse like VGG16 fc2, seed {}",
+        args.per_class,
+        args.dim,
+        args.seed
     );
     if cached {
-        println!("  reusing {}", features);
+        say!(output, "  reusing {}", features);
     } else {
         let t = Instant::now();
-        let data = pets_like(args.seed, 37, args.per_class, args.dim);
+        let data = pets_like(args.seed, BREEDS, args.per_class, args.dim);
         let files = data.names.len();
         catclass_app::blocking::block_on(async {
             data.write_json_files(&features, store.concurrency).await?;
             features.put(marker, stamp.clone()).await
         })
         .context("writing the generated feature files")?;
-        println!(
+        say!(
+            output,
             "  generated {files} feature files in {} ({:.2} s)",
             features,
             t.elapsed().as_secs_f64()
         );
     }
     let pool = ThreadPool::new(args.run.threads)?;
+    let mut runs = Vec::new();
     for (a, b, name, seed_time) in [
         (
             "wheaten_terrier",
@@ -94,8 +150,9 @@ pub fn run(args: DemoArgs) -> Result<()> {
             solver: args.solver.solver(args.seed)?,
             store: store.clone(),
         };
-        println!();
-        println!(
+        say!(output);
+        say!(
+            output,
             "$ catclass train {features_spec} {a} {b} --out {}/results/{name}",
             args.dir
         );
@@ -103,17 +160,47 @@ pub fn run(args: DemoArgs) -> Result<()> {
         let outcome = catclass_app::train::train(&cfg, &pool, &|_| {})?;
         let out = catclass_app::location::create(&format!("{}/results/{name}", args.dir), &store)?;
         catclass_app::blocking::block_on(outcome.write(&out))?;
-        if let TrainOutcome::Binary { report, .. } = &outcome {
-            print_summary(report, &out);
+        let seconds = t.elapsed().as_secs_f64();
+        if let TrainOutcome::Binary { report, .. } = outcome {
+            let written = paths(&out, &["resultat.txt", "report.json", "model.json"]);
+            if output.human() {
+                print_summary(&report, &written);
+            }
+            runs.push(DemoRun {
+                name,
+                report,
+                written,
+                seconds,
+            });
         }
-        println!(
-            "  whole run {:.3} s (the original PySpark program on real features: about {seed_time})",
-            t.elapsed().as_secs_f64()
+        say!(
+            output,
+            "  whole run {seconds:.3} s (the original PySpark program on real features: about {seed_time})"
         );
     }
-    demo_sweep(&args, &features_spec, &store, &pool)?;
-    crate::demo_photos::run(&args.dir, args.photos.as_deref(), args.seed, &pool, &store)?;
-    Ok(())
+    let sweep = demo_sweep(&args, &features_spec, &store, &pool, output)?;
+    let photos = crate::demo_photos::run(
+        &args.dir,
+        args.photos.as_deref(),
+        args.seed,
+        &pool,
+        &store,
+        output,
+    )?;
+    let summary = DemoSummary {
+        data: DemoData {
+            features: features_spec,
+            breeds: BREEDS,
+            per_class: args.per_class,
+            dim: args.dim,
+            seed: args.seed,
+            generated: !cached,
+        },
+        runs,
+        sweep,
+        photos,
+    };
+    output.report(&summary, || {})
 }
 
 /// The demo's sweep: one vs one, 9 training shares x 5 repeats, with its plots.
@@ -122,7 +209,8 @@ fn demo_sweep(
     features: &str,
     store: &catclass_svm::store::StoreOptions,
     pool: &ThreadPool,
-) -> Result<()> {
+    output: Output,
+) -> Result<SweepSummary> {
     let out = format!("{}/results/sweep", args.dir);
     let cfg = SweepConfig {
         features: features.to_string(),
@@ -133,9 +221,14 @@ fn demo_sweep(
         solver: args.solver.solver(args.seed)?,
         store: store.clone(),
     };
-    println!();
-    println!(
+    say!(output);
+    say!(
+        output,
         "$ catclass sweep {features} wheaten_terrier yorkshire_terrier --repeats 5 --out {out}"
     );
-    crate::sweep::execute(&cfg, pool, &out)
+    let summary = crate::sweep::execute(&cfg, pool, &out)?;
+    if output.human() {
+        crate::sweep::print_summary(&summary, &cfg.fractions);
+    }
+    Ok(summary)
 }

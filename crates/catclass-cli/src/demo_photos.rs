@@ -1,17 +1,19 @@
 //! The demo's real-image path: shipped photos -> generated variants -> features -> SVM ->
 //! report -> predictions on the original photos.
 
+use crate::output::{Output, paths, say};
 use crate::train::print_summary;
 use anyhow::{Context, Result};
 use catclass_app::Solver;
 use catclass_app::blocking::block_on;
-use catclass_app::extract::{ExtractConfig, FeatureSpec};
+use catclass_app::extract::{ExtractConfig, ExtractReport, FeatureSpec};
 use catclass_app::photos::photo_variants;
-use catclass_app::predict::PredictConfig;
+use catclass_app::predict::{PredictConfig, Prediction};
 use catclass_app::seed::task_from_args;
-use catclass_app::train::{TestRows, TrainConfig, TrainOutcome};
+use catclass_app::train::{TestRows, TrainConfig, TrainOutcome, TrainReport};
 use catclass_svm::store::StoreOptions;
 use catclass_svm::{SvmSgd, ThreadPool};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -45,6 +47,21 @@ fn write_built_in(dir: &Path) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
+/// What the image path did: part of the demo's `--json` summary.
+#[derive(Debug, Serialize)]
+pub struct PhotoRun {
+    /// Variants generated.
+    pub variants: usize,
+    /// The extraction.
+    pub extract: ExtractReport,
+    /// The cat-vs-dog run's report.json.
+    pub train: Option<TrainReport>,
+    /// The files it wrote.
+    pub written: Vec<String>,
+    /// The predictions of the original photos.
+    pub predictions: Vec<Prediction>,
+}
+
 /// Runs the image path under `dir` with the photos of `photos` (`chelsea.jpg`,
 /// `darknet-dog.jpg`, `coffee.png`, `chelsea.png`), or the built-in ones.
 pub fn run(
@@ -53,9 +70,13 @@ pub fn run(
     seed: u64,
     pool: &ThreadPool,
     store: &StoreOptions,
-) -> Result<()> {
-    println!();
-    println!("catclass demo, image path: REAL photos, GENERATED variants, a REAL pretrained CNN");
+    output: Output,
+) -> Result<PhotoRun> {
+    say!(output);
+    say!(
+        output,
+        "catclass demo, image path: REAL photos, GENERATED variants, a REAL pretrained CNN"
+    );
     let photos = match photos {
         Some(p) => p.to_path_buf(),
         None => write_built_in(&Path::new(dir).join("built-in-photos"))?,
@@ -75,14 +96,16 @@ pub fn run(
     let variants_dir = Path::new(dir).join("photos");
     let refs: Vec<(&Path, &str)> = sources.iter().map(|(p, c)| (p.as_path(), *c)).collect();
     let files = photo_variants(&refs, VARIANTS, seed, &variants_dir)?;
-    println!(
+    say!(
+        output,
         "  {} variants (random crops, mirrors, colour shifts) of 3 photos in {} ({:.2} s)",
         files.len(),
         variants_dir.display(),
         t.elapsed().as_secs_f64()
     );
     let features = format!("{dir}/photo-features");
-    println!(
+    say!(
+        output,
         "$ catclass extract {} --out {features}",
         variants_dir.display()
     );
@@ -102,7 +125,8 @@ pub fn run(
         &|_| {},
     )?;
     let m = &report.feature_model;
-    println!(
+    say!(
+        output,
         "  {} images: {} extracted, {} already there; {} layer {} ({} features), preset {} ({:.2} s)",
         report.images,
         report.extracted,
@@ -114,7 +138,10 @@ pub fn run(
         t.elapsed().as_secs_f64()
     );
     let results = format!("{dir}/results/photos-cat-vs-dog");
-    println!("$ catclass train {features} cat dog --out {results}");
+    say!(
+        output,
+        "$ catclass train {features} cat dog --out {results}"
+    );
     let outcome = catclass_app::train::train(
         &TrainConfig {
             features: features.clone(),
@@ -131,12 +158,20 @@ pub fn run(
     )?;
     let out = catclass_app::location::create(&results, store)?;
     block_on(outcome.write(&out)).with_context(|| format!("writing {out}"))?;
-    if let TrainOutcome::Binary { report, .. } = &outcome {
-        print_summary(report, &out);
+    let written = paths(&out, &["resultat.txt", "report.json", "model.json"]);
+    let train = match outcome {
+        TrainOutcome::Binary { report, .. } => Some(report),
+        TrainOutcome::Multiclass { .. } => None,
+    };
+    if output.human()
+        && let Some(report) = &train
+    {
+        print_summary(report, &written);
     }
     let originals =
         ["chelsea.png", "darknet-dog.jpg"].map(|n| photos.join(n).display().to_string());
-    println!(
+    say!(
+        output,
         "$ catclass predict {results}/model.json {}",
         originals.join(" ")
     );
@@ -149,17 +184,25 @@ pub fn run(
         threads: 0,
         store: store.clone(),
     })?;
-    for p in predictions {
-        println!(
+    for p in &predictions {
+        say!(
+            output,
             "  {}\t{}\tmargin {:+.4}",
             p.image,
-            p.class.unwrap_or_default(),
+            p.class.as_deref().unwrap_or_default(),
             p.margin.unwrap_or(f64::NAN)
         );
     }
-    println!(
+    say!(
+        output,
         "  (the variants came from these very photos (chelsea.png is the original of chelsea.jpg): \
          this checks the whole path, it does not measure how well breeds are told apart)"
     );
-    Ok(())
+    Ok(PhotoRun {
+        variants: files.len(),
+        extract: report,
+        train,
+        written,
+        predictions,
+    })
 }

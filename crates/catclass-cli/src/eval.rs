@@ -1,5 +1,6 @@
 //! `catclass eval <model.json> <FEATURES>`: the report of a saved model on other data.
 
+use crate::output::{Output, Written, paths};
 use crate::train::RunArgs;
 use anyhow::{Context, Result};
 use catclass_app::train::{evaluate, load_model};
@@ -22,7 +23,7 @@ pub struct EvalArgs {
 }
 
 /// Runs `catclass eval`.
-pub fn run(args: EvalArgs) -> Result<()> {
+pub fn run(args: EvalArgs, output: Output) -> Result<()> {
     let store = args.run.store();
     let model = load_model(&args.model, &store)?;
     let pool = ThreadPool::new(args.run.threads)?;
@@ -49,18 +50,17 @@ pub fn run(args: EvalArgs) -> Result<()> {
         Ok::<_, catclass_svm::store::StoreError>(())
     })
     .with_context(|| format!("writing results to {out}"))?;
-    print!("{}", catclass_app::printable(&text));
-    println!(
-        "wrote {}, {}",
-        out.describe("eval.json"),
-        out.describe("eval.txt")
-    );
-    if chart.is_some() {
-        println!(
-            "confusion matrix plots: {}, {}",
-            out.describe("confusion.svg"),
-            out.describe("confusion.png")
-        );
-    }
-    Ok(())
+    let names: &[&str] = match chart {
+        Some(_) => &["eval.json", "eval.txt", "confusion.svg", "confusion.png"],
+        None => &["eval.json", "eval.txt"],
+    };
+    let summary = Written {
+        report: &report,
+        written: paths(&out, names),
+    };
+    output.quiet_warnings(&report.warnings);
+    output.report(&summary, || {
+        print!("{}", catclass_app::printable(&text));
+        println!("wrote {}", summary.written.join(", "));
+    })
 }

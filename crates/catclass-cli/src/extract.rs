@@ -1,6 +1,7 @@
 //! `catclass extract <IMAGES>... --out <FEATURES>`: images to the seed's feature files and a
 //! shard, resumable, on threads or MPI ranks.
 
+use crate::output::{Output, PartlyDone, ReportedElsewhere, Status};
 use crate::train::{ExecutorKind, RunArgs};
 use anyhow::Result;
 use catclass_app::extract::{
@@ -8,29 +9,69 @@ use catclass_app::extract::{
 };
 use catclass_svm::features::{ModelSource, Preset};
 use catclass_svm::{Executor, ThreadPool};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+/// `--preset`: the preprocessing presets of [`Preset`], by their names there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresetArg {
+    /// Keras VGG16 (224x224 nearest, BGR, caffe means): the seed's.
+    KerasVgg16,
+    /// EfficientNet-Lite (shorter side 256, crop 224, (x - 127) / 128).
+    #[value(name = "efficientnet-lite")]
+    EfficientNetLite,
+    /// torchvision ImageNet (shorter side 256, crop 224, mean/std).
+    Torchvision,
+}
+
+impl From<PresetArg> for Preset {
+    fn from(p: PresetArg) -> Self {
+        match p {
+            PresetArg::KerasVgg16 => Preset::KerasVgg16,
+            PresetArg::EfficientNetLite => Preset::EfficientNetLite,
+            PresetArg::Torchvision => Preset::Torchvision,
+        }
+    }
+}
+
+/// `--backend`: the inference engines of [`BackendKind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// tract (pure Rust, CPU).
+    Tract,
+    /// burn (binary built with `--features burn`).
+    Burn,
+}
+
+impl From<BackendArg> for BackendKind {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Tract => BackendKind::Tract,
+            BackendArg::Burn => BackendKind::Burn,
+        }
+    }
+}
+
 /// Which network, layer, preprocessing and engine (shared by `extract` and `predict`).
 #[derive(Debug, Args, Clone)]
 pub struct FeatureArgs {
-    /// An ONNX network file (default: the embedded EfficientNet-Lite0, 1280 features). For
-    /// the seed's VGG16: a Keras VGG16 export with `--layer fc2 --preset keras-vgg16`.
+    /// An ONNX network file (default: EfficientNet-Lite0, 1280 features, see `catclass model`).
+    /// For the seed's VGG16: a Keras VGG16 export with `--layer fc2 --preset keras-vgg16`.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// The layer or tensor whose output are the features (default: `features` for the embedded
-    /// model, the network's first output otherwise).
+    /// The layer or tensor whose output are the features (default: `features` for the default
+    /// network, the network's first output otherwise).
     #[arg(long)]
     pub layer: Option<String>,
-    /// Preprocessing: keras-vgg16, efficientnet-lite or torchvision (default for the embedded
-    /// model: efficientnet-lite; required with --model).
-    #[arg(long)]
-    pub preset: Option<String>,
-    /// Inference engine: tract, or burn (when built with `--features burn`).
-    #[arg(long, default_value = "tract")]
-    pub backend: String,
+    /// Preprocessing (default for the default network: efficientnet-lite; required with
+    /// --model).
+    #[arg(long, value_enum)]
+    pub preset: Option<PresetArg>,
+    /// Inference engine.
+    #[arg(long, value_enum, default_value_t = BackendArg::Tract)]
+    pub backend: BackendArg,
     /// Images per network call.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
@@ -38,26 +79,16 @@ pub struct FeatureArgs {
 
 impl FeatureArgs {
     /// The feature spec from the flags.
-    pub fn spec(&self) -> Result<FeatureSpec> {
-        let preset = match &self.preset {
-            Some(p) => Some(
-                p.parse::<Preset>()
-                    .map_err(|e| anyhow::anyhow!("--preset: {e}"))?,
-            ),
-            None => None,
-        };
-        Ok(FeatureSpec {
+    pub fn spec(&self) -> FeatureSpec {
+        FeatureSpec {
             model: match &self.model {
                 Some(p) => ModelSource::Path(p.clone()),
                 None => ModelSource::Default,
             },
             layer: self.layer.clone(),
-            preset,
-            backend: self
-                .backend
-                .parse::<BackendKind>()
-                .map_err(|e| anyhow::anyhow!("--backend: {e}"))?,
-        })
+            preset: self.preset.map(Preset::from),
+            backend: self.backend.into(),
+        }
     }
 
     /// Whether any of the network flags was given.
@@ -93,14 +124,16 @@ pub struct ExtractArgs {
 }
 
 /// Runs `catclass extract`.
-pub fn run(args: ExtractArgs) -> Result<()> {
+pub fn run(args: ExtractArgs, output: Output) -> Result<()> {
     match args.executor {
         ExecutorKind::Threads => {
             // One network call per worker at a time: the pool is the extraction workers.
             let pool = ThreadPool::new(args.run.threads)?;
-            run_on(&args, &pool)
+            run_on(&args, &pool, output)
         }
-        ExecutorKind::Mpi => crate::train::with_mpi(args.run.threads, |exec| run_on(&args, exec)),
+        ExecutorKind::Mpi => {
+            crate::train::with_mpi(args.run.threads, |exec| run_on(&args, exec, output))
+        }
     }
 }
 
@@ -108,7 +141,7 @@ fn config(args: &ExtractArgs) -> Result<ExtractConfig> {
     Ok(ExtractConfig {
         images: args.images.clone(),
         out: args.out.clone(),
-        features: args.features.spec()?,
+        features: args.features.spec(),
         batch: args.features.batch.max(1),
         threads: args.run.threads,
         fail_fast: args.fail_fast,
@@ -117,9 +150,10 @@ fn config(args: &ExtractArgs) -> Result<ExtractConfig> {
     })
 }
 
-fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
+fn run_on<E: Executor>(args: &ExtractArgs, exec: &E, output: Output) -> Result<()> {
     let cfg = config(args)?;
     let lead = exec.rank() == 0;
+    let shown = lead && output.human();
     let ranks = exec.ranks();
     let rank = exec.rank();
     let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
@@ -131,7 +165,7 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
                 already_done,
                 local_todo,
             } => {
-                if lead {
+                if shown {
                     eprintln!(
                         "{images} images, {already_done} already extracted, {} to extract{}",
                         images - already_done,
@@ -142,7 +176,7 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
                         }
                     );
                 }
-                let b = if lead {
+                let b = if shown {
                     ProgressBar::new(local_todo as u64)
                 } else {
                     ProgressBar::hidden()
@@ -183,14 +217,14 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
         b.finish_and_clear();
     }
     if lead {
-        print_report(&report);
+        output.report(&report, || print_report(&report))?;
     }
     if report.failed > 0 {
         if !lead {
             // Rank 0 prints the summary; this rank's failures were printed as they happened.
-            return Err(crate::train::ReportedElsewhere.into());
+            return Err(ReportedElsewhere(Status::Partial).into());
         }
-        anyhow::bail!(
+        return Err(PartlyDone(format!(
             "{} of {} images failed (listed above){}",
             report.failed,
             report.images,
@@ -199,7 +233,8 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E) -> Result<()> {
             } else {
                 String::new()
             }
-        );
+        ))
+        .into());
     }
     Ok(())
 }

@@ -5,18 +5,24 @@ mod demo_photos;
 mod eval;
 mod extract;
 mod model;
+mod output;
 mod predict;
 mod progress;
 mod sweep;
 mod train;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{CommandFactory, Parser, Subcommand};
+use output::{Output, ReportedElsewhere, Status};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Classify pet breeds from CNN features with an MLlib-exact linear SVM.
 #[derive(Debug, Parser)]
-#[command(name = "catclass", version, about, long_about = None)]
+#[command(name = "catclass", version, about, long_about = None, after_help = output::STATUS_HELP)]
 struct Cli {
+    #[command(flatten)]
+    output: Output,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,25 +43,55 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Install the default network, or show where it is.
     Model(model::ModelArgs),
+    /// Print a shell completion script, e.g. `catclass completions bash > catclass.bash`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are "errors" on stdout; the others are usage errors.
+            let _ = e.print();
+            return if e.use_stderr() {
+                Status::Usage
+            } else {
+                Status::Ok
+            }
+            .into();
+        }
+    };
+    let output = cli.output;
     let result = match cli.command {
-        Command::Extract(args) => extract::run(args),
-        Command::Predict(args) => predict::run(args),
-        Command::Train(args) => train::run(args),
-        Command::Demo(args) => demo::run(args),
-        Command::Eval(args) => eval::run(args),
-        Command::Sweep(args) => sweep::run(args),
-        Command::Model(args) => model::run(args),
+        Command::Extract(args) => extract::run(args, output),
+        Command::Predict(args) => predict::run(args, output),
+        Command::Train(args) => train::run(args, output),
+        Command::Demo(args) => demo::run(args, output),
+        Command::Eval(args) => eval::run(args, output),
+        Command::Sweep(args) => sweep::run(args, output),
+        Command::Completions { shell } => completions(shell),
+        Command::Model(args) => model::run(args, output),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.downcast_ref::<train::ReportedElsewhere>().is_some() => ExitCode::FAILURE,
+        Ok(()) => Status::Ok.into(),
         Err(e) => {
-            eprintln!("error: {}", catclass_app::printable(&format!("{e:#}")));
-            ExitCode::FAILURE
+            if e.downcast_ref::<ReportedElsewhere>().is_none() {
+                eprintln!("error: {}", catclass_app::printable(&format!("{e:#}")));
+            }
+            Status::of(&e).into()
         }
     }
+}
+
+/// Prints the completion script for `shell` (an error, not a panic, when stdout is closed).
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "catclass", &mut script);
+    std::io::stdout()
+        .write_all(&script)
+        .context("writing the completion script")
 }

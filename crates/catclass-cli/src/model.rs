@@ -1,5 +1,6 @@
 //! `catclass model`: where the default network is, and installing it.
 
+use crate::output::Output;
 use anyhow::Result;
 use catclass_svm::features::DefaultModel;
 use catclass_svm::store::StoreOptions;
@@ -33,9 +34,18 @@ enum ModelAction {
     Path,
 }
 
+/// The `--json` summary: the network's file.
+#[derive(Debug, serde::Serialize)]
+struct ModelFile {
+    /// `installed` or `found`.
+    action: &'static str,
+    /// Its path.
+    path: PathBuf,
+}
+
 /// Runs `catclass model`.
-pub fn run(args: ModelArgs) -> Result<()> {
-    match args.action {
+pub fn run(args: ModelArgs, output: Output) -> Result<()> {
+    let summary = match args.action {
         ModelAction::Install {
             source,
             dir,
@@ -46,14 +56,23 @@ pub fn run(args: ModelArgs) -> Result<()> {
                 ..Default::default()
             };
             let path = catclass_app::network::install(&source, dir.as_deref(), &opts)?;
-            println!("installed {}", path.display());
+            ModelFile {
+                action: "installed",
+                path,
+            }
         }
         ModelAction::Path => {
             let search = DefaultModel::standard();
             let path = search.find()?;
             search.load()?;
-            println!("{}", path.display());
+            ModelFile {
+                action: "found",
+                path,
+            }
         }
-    }
-    Ok(())
+    };
+    output.report(&summary, || match summary.action {
+        "installed" => println!("installed {}", summary.path.display()),
+        _ => println!("{}", summary.path.display()),
+    })
 }

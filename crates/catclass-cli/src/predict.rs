@@ -1,6 +1,7 @@
 //! `catclass predict <model.json> <IMAGES>...`: the class and margin of new images.
 
 use crate::extract::FeatureArgs;
+use crate::output::{Output, PartlyDone};
 use crate::train::RunArgs;
 use anyhow::Result;
 use catclass_app::predict::{PredictConfig, predict};
@@ -18,9 +19,6 @@ pub struct PredictArgs {
     /// Classes listed per image for a one-vs-rest model.
     #[arg(long, default_value_t = 3)]
     pub top: usize,
-    /// One JSON object per image instead of text.
-    #[arg(long)]
-    pub json: bool,
     /// Network flags: by default the network, layer and preprocessing recorded in the model
     /// file; give them to override (or when the model records none).
     #[command(flatten)]
@@ -29,13 +27,13 @@ pub struct PredictArgs {
     pub run: RunArgs,
 }
 
-/// Runs `catclass predict`.
-pub fn run(args: PredictArgs) -> Result<()> {
+/// Runs `catclass predict`: one line per image, text or (`--json`) a JSON object.
+pub fn run(args: PredictArgs, output: Output) -> Result<()> {
     let cfg = PredictConfig {
         model: args.model_file.clone(),
         images: args.images.clone(),
         features: if args.features.given() {
-            Some(args.features.spec()?)
+            Some(args.features.spec())
         } else {
             None
         },
@@ -47,7 +45,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
     let (predictions, used) = predict(&cfg)?;
     let mut failed = 0;
     for p in &predictions {
-        if args.json {
+        if output.json {
             println!("{}", serde_json::to_string(p)?);
             failed += usize::from(p.error.is_some());
             continue;
@@ -75,17 +73,18 @@ pub fn run(args: PredictArgs) -> Result<()> {
             _ => {}
         }
     }
-    if !args.json {
+    if output.human() {
         eprintln!(
             "features: {} layer {} ({}), preset {}, {}",
             used.model, used.layer, used.dim, used.preset, used.backend
         );
     }
     if failed > 0 {
-        anyhow::bail!(
+        return Err(PartlyDone(format!(
             "{failed} of {} images could not be scored",
             predictions.len()
-        );
+        ))
+        .into());
     }
     Ok(())
 }

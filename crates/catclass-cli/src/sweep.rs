@@ -1,5 +1,6 @@
 //! `catclass sweep <FEATURES> <A> <B|None> | --multiclass`: metrics against the training share.
 
+use crate::output::{Output, paths};
 use crate::train::{RunArgs, SolverArgs};
 use anyhow::{Context, Result};
 use catclass_app::seed::task_from_args;
@@ -7,6 +8,7 @@ use catclass_app::sweep::{SweepConfig, SweepPoint, band, sweep};
 use catclass_svm::store::documents::write_text;
 use catclass_svm::{Executor, Task, ThreadPool};
 use clap::Args;
+use serde::Serialize;
 use std::time::Instant;
 
 /// Arguments of `catclass sweep`.
@@ -46,7 +48,7 @@ pub struct SweepArgs {
 }
 
 /// Runs `catclass sweep`.
-pub fn run(args: SweepArgs) -> Result<()> {
+pub fn run(args: SweepArgs, output: Output) -> Result<()> {
     let task = match (&args.class_a, &args.class_b, args.multiclass) {
         (_, _, true) => Task::Multiclass,
         (Some(a), Some(b), false) => task_from_args(a, b),
@@ -63,12 +65,28 @@ pub fn run(args: SweepArgs) -> Result<()> {
         store: store.clone(),
     };
     let pool = ThreadPool::new(args.run.threads)?;
-    execute(&cfg, &pool, &args.out)
+    let summary = execute(&cfg, &pool, &args.out)?;
+    output.report(&summary, || print_summary(&summary, &cfg.fractions))
 }
 
-/// Runs the sweep of `cfg` on `pool`, writes `sweep.csv`, `sweep.svg` and `sweep.png` into
-/// `out`, and prints the table and where the files are.
-pub fn execute(cfg: &SweepConfig, pool: &ThreadPool, out: &str) -> Result<()> {
+/// What `catclass sweep` did: its `--json` summary.
+#[derive(Debug, Serialize)]
+pub struct SweepSummary {
+    /// The classes and settings.
+    pub title: String,
+    /// One per run, in (share, seed) order: the rows of sweep.csv.
+    pub points: Vec<SweepPoint>,
+    /// Wall-clock seconds of the runs.
+    pub seconds: f64,
+    /// Worker threads.
+    pub threads: usize,
+    /// The files written.
+    pub written: Vec<String>,
+}
+
+/// Runs the sweep of `cfg` on `pool` and writes `sweep.csv`, `sweep.svg` and `sweep.png` into
+/// `out`.
+pub fn execute(cfg: &SweepConfig, pool: &ThreadPool, out: &str) -> Result<SweepSummary> {
     let t = Instant::now();
     let result = sweep(cfg, pool)?;
     let seconds = t.elapsed().as_secs_f64();
@@ -80,10 +98,21 @@ pub fn execute(cfg: &SweepConfig, pool: &ThreadPool, out: &str) -> Result<()> {
         out.put("sweep.png", chart.png).await
     })
     .with_context(|| format!("writing results to {out}"))?;
-    println!("{}", result.title);
+    Ok(SweepSummary {
+        title: result.title,
+        points: result.points,
+        seconds,
+        threads: pool.threads(),
+        written: paths(&out, &["sweep.csv", "sweep.svg", "sweep.png"]),
+    })
+}
+
+/// The table of a sweep at `shares` and where its files are.
+pub fn print_summary(s: &SweepSummary, shares: &[f64]) {
+    println!("{}", s.title);
     println!("share  accuracy (mean, min..max)   balanced accuracy   F1   baseline");
-    for share in &cfg.fractions {
-        let stat = |f: fn(&SweepPoint) -> f64| band(&result.points, *share, f);
+    for share in shares {
+        let stat = |f: fn(&SweepPoint) -> f64| band(&s.points, *share, f);
         let (a, alo, ahi) = stat(|p| p.accuracy);
         let (b, _, _) = stat(|p| p.balanced_accuracy);
         let (f, _, _) = stat(|p| p.f1);
@@ -93,12 +122,10 @@ pub fn execute(cfg: &SweepConfig, pool: &ThreadPool, out: &str) -> Result<()> {
         );
     }
     println!(
-        "{} runs in {seconds:.3} s on {} threads; wrote {}, plots {} and {}",
-        result.points.len(),
-        pool.threads(),
-        out.describe("sweep.csv"),
-        out.describe("sweep.svg"),
-        out.describe("sweep.png")
+        "{} runs in {:.3} s on {} threads; wrote {}",
+        s.points.len(),
+        s.seconds,
+        s.threads,
+        s.written.join(", ")
     );
-    Ok(())
 }

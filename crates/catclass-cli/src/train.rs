@@ -1,11 +1,14 @@
 //! `catclass train <FEATURES> <CLASS_A> <CLASS_B | None>`.
 
+use crate::output::{Output, Written, paths};
 use crate::progress::StageBar;
 use anyhow::{Context, Result};
 use catclass_app::Solver;
 use catclass_app::seed::{seed_title, task_from_args};
-use catclass_app::train::{MulticlassReport, TestRows, TrainConfig, TrainOutcome, TrainReport};
-use catclass_svm::store::{Location, StoreOptions};
+use catclass_app::train::{
+    ModelTraining, MulticlassReport, TestRows, TrainConfig, TrainOutcome, TrainReport,
+};
+use catclass_svm::store::{FeatureFormat, StoreOptions};
 use catclass_svm::{
     ClassWeight, Dcd, Executor, Loss, MiniBatchSampling, SgdParams, SvmSgd, Task, ThreadPool,
 };
@@ -57,7 +60,7 @@ pub struct TrainArgs {
 }
 
 /// Which solver runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SolverKind {
     /// Spark MLlib's SVMWithSGD, bit for bit (the seed's model).
     MllibSgd,
@@ -66,7 +69,7 @@ pub enum SolverKind {
 }
 
 /// DCD loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LossArg {
     /// max(0, 1 - m), MLlib's.
     Hinge,
@@ -75,7 +78,7 @@ pub enum LossArg {
 }
 
 /// DCD class weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ClassWeightArg {
     /// Every row weighs the same.
     None,
@@ -168,6 +171,27 @@ impl SolverArgs {
     }
 }
 
+/// `--feature-format`: the choices of [`FeatureFormat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FeatureFormatArg {
+    /// The shard when it holds exactly the folder's JSON files, else the JSON files.
+    Auto,
+    /// The seed's JSON files only.
+    Json,
+    /// The shard only.
+    Shard,
+}
+
+impl From<FeatureFormatArg> for FeatureFormat {
+    fn from(f: FeatureFormatArg) -> Self {
+        match f {
+            FeatureFormatArg::Auto => FeatureFormat::Auto,
+            FeatureFormatArg::Json => FeatureFormat::Json,
+            FeatureFormatArg::Shard => FeatureFormat::Shard,
+        }
+    }
+}
+
 /// Where the work runs and how data is reached.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
@@ -184,11 +208,9 @@ pub struct RunArgs {
     /// exponential backoff.
     #[arg(long, default_value_t = 8)]
     pub s3_retries: usize,
-    /// Which features to read from a folder holding both JSON files and
-    /// features.safetensors: auto (the shard when it holds exactly the folder's JSON files),
-    /// json, or shard.
-    #[arg(long, default_value = "auto")]
-    pub feature_format: catclass_svm::store::FeatureFormat,
+    /// Which features to read from a folder holding both JSON files and features.safetensors.
+    #[arg(long, value_enum, default_value_t = FeatureFormatArg::Auto)]
+    pub feature_format: FeatureFormatArg,
 }
 
 impl RunArgs {
@@ -201,13 +223,25 @@ impl RunArgs {
                 max_retries: self.s3_retries,
                 ..Default::default()
             },
-            feature_format: self.feature_format,
+            feature_format: self.feature_format.into(),
         }
     }
 }
 
+/// The files of a binary run, as the human summary lists them.
+pub const BINARY_FILES: [&str; 3] = ["resultat.txt", "report.json", "model.json"];
+
+/// The files of a multiclass run, as the human summary lists them.
+const MULTICLASS_FILES: [&str; 5] = [
+    "report.txt",
+    "report.json",
+    "model.json",
+    "confusion.svg",
+    "confusion.png",
+];
+
 /// Runs `catclass train`.
-pub fn run(args: TrainArgs) -> Result<()> {
+pub fn run(args: TrainArgs, output: Output) -> Result<()> {
     if args.multiclass && args.executor != ExecutorKind::Threads {
         anyhow::bail!("--multiclass runs on --executor threads");
     }
@@ -215,9 +249,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
         ExecutorKind::Threads => {
             let cfg = config(&args)?;
             let pool = ThreadPool::new(args.run.threads)?;
-            run_on(&args, &cfg, &pool)
+            run_on(&args, &cfg, &pool, output)
         }
-        ExecutorKind::Mpi => run_mpi(&args),
+        ExecutorKind::Mpi => run_mpi(&args, output),
     }
 }
 
@@ -250,14 +284,19 @@ fn config(args: &TrainArgs) -> Result<TrainConfig> {
 }
 
 /// Trains on `exec`; only rank 0 shows progress, writes the outputs and prints the summary.
-fn run_on<E: Executor>(args: &TrainArgs, cfg: &TrainConfig, exec: &E) -> Result<()> {
+fn run_on<E: Executor>(
+    args: &TrainArgs,
+    cfg: &TrainConfig,
+    exec: &E,
+    output: Output,
+) -> Result<()> {
     let lead = exec.rank() == 0;
     let out = if lead {
         Some(catclass_app::location::create(&args.out, &cfg.store)?)
     } else {
         None
     };
-    let bar = lead.then(StageBar::new);
+    let bar = (lead && output.human()).then(StageBar::new);
     let outcome = catclass_app::train::train(cfg, exec, &|s| {
         if let Some(bar) = &bar {
             bar.update(s);
@@ -266,31 +305,42 @@ fn run_on<E: Executor>(args: &TrainArgs, cfg: &TrainConfig, exec: &E) -> Result<
     if let Some(out) = out {
         catclass_app::blocking::block_on(outcome.write(&out))
             .with_context(|| format!("writing results to {out}"))?;
+        output.quiet_warnings(&outcome.run().warnings);
         match &outcome {
-            TrainOutcome::Binary { report, .. } => print_summary(report, &out),
-            TrainOutcome::Multiclass { report, .. } => print_multiclass_summary(report, &out),
+            TrainOutcome::Binary { report, .. } => {
+                let summary = Written {
+                    report,
+                    written: paths(&out, &BINARY_FILES),
+                };
+                output.report(&summary, || print_summary(report, &summary.written))?;
+            }
+            TrainOutcome::Multiclass { report, .. } => {
+                let summary = Written {
+                    report,
+                    written: paths(&out, &MULTICLASS_FILES),
+                };
+                output.report(&summary, || {
+                    print_multiclass_summary(report, &summary.written)
+                })?;
+            }
         }
     }
     Ok(())
 }
 
-/// An error already printed by another rank: exit non-zero without printing it again.
-#[derive(Debug, thiserror::Error)]
-#[error("reported by rank 0")]
-pub struct ReportedElsewhere;
-
 /// Runs `catclass train` as one MPI rank.
-fn run_mpi(args: &TrainArgs) -> Result<()> {
+fn run_mpi(args: &TrainArgs, output: Output) -> Result<()> {
     with_mpi(args.run.threads, |exec| {
         let cfg = config(args)?;
-        run_on(args, &cfg, exec)
+        run_on(args, &cfg, exec, output)
     })
 }
 
 /// Runs `f` as one MPI rank (`threads` workers inside the rank).
 ///
 /// Failures that every rank agreed on (a bad file or object on any rank) are printed once, by
-/// rank 0, and every rank exits non-zero. Any other failure (one only this rank saw, at a
+/// rank 0, and every rank exits non-zero; so are the images some ranks failed to extract (every
+/// rank finished). Any other failure (one only this rank saw, at a
 /// point where the others may be waiting for it) is printed with the rank and stops the whole
 /// job with `MPI_Abort`, so no rank hangs.
 #[cfg(feature = "mpi")]
@@ -298,13 +348,14 @@ pub fn with_mpi(
     threads: usize,
     f: impl FnOnce(&catclass_svm::exec::MpiExecutor) -> Result<()>,
 ) -> Result<()> {
+    use crate::output::{PartlyDone, ReportedElsewhere, Status};
     use catclass_app::AppError;
     use catclass_svm::SvmError;
     use catclass_svm::exec::{ExecError, MpiExecutor};
     use catclass_svm::sgd::TrainError;
     let exec = MpiExecutor::init(threads)?;
     let Err(e) = f(&exec) else { return Ok(()) };
-    if e.downcast_ref::<ReportedElsewhere>().is_some() {
+    if e.downcast_ref::<ReportedElsewhere>().is_some() || e.downcast_ref::<PartlyDone>().is_some() {
         return Err(e);
     }
     let agreed_svm = |s: &SvmError| {
@@ -323,7 +374,7 @@ pub fn with_mpi(
         return if exec.rank() == 0 {
             Err(e)
         } else {
-            Err(ReportedElsewhere.into())
+            Err(ReportedElsewhere(Status::Failed).into())
         };
     }
     eprintln!("error: rank {} of {}: {e:#}", exec.rank(), exec.ranks());
@@ -341,8 +392,8 @@ pub fn with_mpi(_threads: usize, _f: impl FnOnce(&ThreadPool) -> Result<()>) -> 
     )
 }
 
-/// The short human summary of a run.
-pub fn print_summary(r: &TrainReport, out: &Location) {
+/// The short human summary of a run that wrote `written`.
+pub fn print_summary(r: &TrainReport, written: &[String]) {
     let c = &r.confusion;
     println!("{} ---> {:.4}", seed_title(&r.task), r.test_accuracy);
     println!(
@@ -392,28 +443,29 @@ pub fn print_summary(r: &TrainReport, out: &Location) {
     for w in &r.run.warnings {
         println!("  warning: {w}");
     }
-    println!(
-        "  wrote {}, {}, {}",
-        out.describe("resultat.txt"),
-        out.describe("report.json"),
-        out.describe("model.json")
-    );
+    println!("  wrote {}", written.join(", "));
 }
 
-/// The human summary of a multiclass run.
-pub fn print_multiclass_summary(r: &MulticlassReport, out: &Location) {
+/// The human summary of a multiclass run that wrote `written`.
+pub fn print_multiclass_summary(r: &MulticlassReport, written: &[String]) {
     print!(
         "{}",
         catclass_app::printable(&TrainOutcome::multiclass_text(r))
     );
     let converged = r.models.iter().filter(|m| m.converged).count();
-    let updates = r.models.iter().map(|m| m.updates);
+    // DCD makes no updates: what it did is its epochs (its passes).
+    let (unit, work): (&str, fn(&ModelTraining) -> usize) = if r.run.params.dcd.is_some() {
+        ("epochs", |m| m.passes)
+    } else {
+        ("updates", |m| m.updates)
+    };
+    let work = r.models.iter().map(work);
     println!(
-        "{}: {} models, {}..{} updates each, {} converged; {} threads",
+        "{}: {} models, {}..{} {unit} each, {} converged; {} threads",
         r.run.solver,
         r.models.len(),
-        updates.clone().min().unwrap_or(0),
-        updates.max().unwrap_or(0),
+        work.clone().min().unwrap_or(0),
+        work.max().unwrap_or(0),
         converged,
         r.run.threads
     );
@@ -421,12 +473,5 @@ pub fn print_multiclass_summary(r: &MulticlassReport, out: &Location) {
         "time: load {:.3} s, train {:.3} s, evaluate {:.3} s",
         r.run.timings.load_seconds, r.run.timings.train_seconds, r.run.timings.eval_seconds
     );
-    println!(
-        "wrote {}, {}, {}; confusion matrix plots {}, {}",
-        out.describe("report.txt"),
-        out.describe("report.json"),
-        out.describe("model.json"),
-        out.describe("confusion.svg"),
-        out.describe("confusion.png")
-    );
+    println!("wrote {}", written.join(", "));
 }

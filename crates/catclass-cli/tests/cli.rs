@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{catclass, fails, golden, json, ok};
+use common::{assert_success, catclass, fails, features, golden, json, ok};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -358,4 +358,238 @@ fn the_default_network_is_installed_checked_and_found() {
         String::from_utf8_lossy(&out.stdout).trim(),
         dir.join("efficientnet-lite0.onnx").display().to_string()
     );
+}
+
+/// `--json`: the whole stdout is one JSON document, the written report's fields and the files
+/// written; the same for eval and sweep.
+#[test]
+fn json_summaries_are_the_written_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = features(tmp.path(), 3, 16);
+    let run = tmp.path().join("run");
+    let document = |stdout: String| -> (Value, Value) {
+        let mut summary: Value = serde_json::from_str(&stdout).expect("one JSON document");
+        let written = summary.as_object_mut().unwrap().remove("written").unwrap();
+        (summary, written)
+    };
+    let (summary, written) = document(ok(&[
+        "train",
+        &f,
+        "Abyssinian",
+        "Bengal",
+        "--iterations",
+        "20",
+        "--out",
+        run.to_str().unwrap(),
+        "--json",
+    ]));
+    let report = json(&run.join("report.json"));
+    assert_eq!(summary, report);
+    assert_eq!(summary["task"]["kind"], "one-vs-one", "{summary}");
+    assert_eq!(summary["counts"]["test_rows"], 12, "{summary}");
+    let file = |dir: &Path, name: &str| Value::from(dir.join(name).to_str().unwrap());
+    assert_eq!(
+        written,
+        Value::from(vec![
+            file(&run, "resultat.txt"),
+            file(&run, "report.json"),
+            file(&run, "model.json"),
+        ])
+    );
+
+    let ev = tmp.path().join("eval");
+    let (summary, written) = document(ok(&[
+        "--json",
+        "eval",
+        run.join("model.json").to_str().unwrap(),
+        &f,
+        "--out",
+        ev.to_str().unwrap(),
+    ]));
+    assert_eq!(summary, json(&ev.join("eval.json")));
+    assert_eq!(summary["rows"], 40);
+    assert_eq!(summary["metrics"]["kind"], "binary");
+    assert_eq!(
+        written,
+        Value::from(vec![file(&ev, "eval.json"), file(&ev, "eval.txt")])
+    );
+
+    let sw = tmp.path().join("sweep");
+    let (summary, written) = document(ok(&[
+        "sweep",
+        &f,
+        "Abyssinian",
+        "None",
+        "--fractions",
+        "0.5,0.7",
+        "--repeats",
+        "2",
+        "--iterations",
+        "5",
+        "--out",
+        sw.to_str().unwrap(),
+        "--json",
+    ]));
+    let points = summary["points"].as_array().unwrap();
+    assert_eq!(points.len(), 4);
+    assert_eq!(points[3]["share"].as_f64(), Some(0.7));
+    let csv = std::fs::read_to_string(sw.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + points.len());
+    assert_eq!(written[0], file(&sw, "sweep.csv"));
+}
+
+/// `--quiet`: nothing on stdout, the files are written all the same.
+#[test]
+fn quiet_train_prints_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = features(tmp.path(), 3, 16);
+    let run = tmp.path().join("run");
+    let out = catclass(&[
+        "train",
+        &f,
+        "Abyssinian",
+        "None",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_success("quiet train", &out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert!(run.join("model.json").is_file());
+    // Without --quiet the same run prints its summary.
+    assert!(
+        ok(&[
+            "train",
+            &f,
+            "Abyssinian",
+            "None",
+            "--out",
+            run.to_str().unwrap()
+        ])
+        .contains("Abyssinian - None --->")
+    );
+}
+
+#[test]
+fn completions_and_help() {
+    let bash = ok(&["completions", "bash"]);
+    assert!(
+        bash.contains("_catclass()") && bash.contains("--feature-format"),
+        "{bash}"
+    );
+    let help = ok(&["--help"]);
+    assert!(
+        help.contains("Exit status:") && help.contains("3  some images"),
+        "{help}"
+    );
+    // `-h` lists the choices of each value enum on one line.
+    let help = ok(&["train", "-h"]);
+    for line in [
+        "[possible values: mllib-sgd, dcd]",
+        "[possible values: hinge, squared-hinge]",
+        "[possible values: auto, json, shard]",
+        "[possible values: threads, mpi]",
+        "--json",
+        "--quiet",
+    ] {
+        assert!(help.contains(line), "train -h lacks {line}:\n{help}");
+    }
+    let help = ok(&["extract", "-h"]);
+    for line in [
+        "[possible values: keras-vgg16, efficientnet-lite, torchvision]",
+        "[possible values: tract, burn]",
+    ] {
+        assert!(help.contains(line), "extract -h lacks {line}:\n{help}");
+    }
+}
+
+/// 2 for a usage error (clap's), 1 for bad input, 0 for help.
+#[test]
+fn exit_statuses() {
+    let code = |args: &[&str]| catclass(args).status.code();
+    assert_eq!(code(&["train", "--no-such-flag"]), Some(2));
+    assert_eq!(code(&["no-such-command"]), Some(2));
+    let e = fails(&["train", "f", "a", "b", "--solver", "sgd"]);
+    assert!(e.contains("mllib-sgd") && e.contains("dcd"), "{e}");
+    assert_eq!(
+        code(&["extract", "x", "--out", "o", "--preset", "vgg"]),
+        Some(2)
+    );
+    assert_eq!(code(&["--help"]), Some(0));
+    let out = tempfile::tempdir().unwrap();
+    let run = catclass(&[
+        "train",
+        "/nonexistent/features",
+        "a",
+        "None",
+        "--json",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(run.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("/nonexistent/features"));
+}
+
+/// 3 when some images failed: each is named, the summary counts them.
+#[test]
+fn failed_images_exit_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let imgs = tmp.path().join("imgs");
+    std::fs::create_dir(&imgs).unwrap();
+    std::fs::write(imgs.join("cat_1.png"), b"not a png").unwrap();
+    let feats = tmp.path().join("features");
+    let run = catclass(&[
+        "extract",
+        imgs.to_str().unwrap(),
+        "--out",
+        feats.to_str().unwrap(),
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cat_1.png"), "{stderr}");
+    let summary: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(summary["images"], 1);
+    assert_eq!(summary["failed"], 1);
+    assert_eq!(summary["extracted"], 0);
+}
+
+/// DCD reports what it did, epochs (it makes no updates); MLlib's SGD its updates.
+#[test]
+fn dcd_summaries_count_epochs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = features(tmp.path(), 3, 16);
+    let run = tmp.path().join("run");
+    let train = |extra: &[&str]| {
+        let args = [&["train", &f, "--out", run.to_str().unwrap()], extra].concat();
+        (ok(&args), json(&run.join("report.json")))
+    };
+    // The smallest and largest `key` of the models of a multiclass report.
+    let range = |report: &Value, key: &str| {
+        let v: Vec<u64> = report["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m[key].as_u64().unwrap())
+            .collect();
+        (*v.iter().min().unwrap(), *v.iter().max().unwrap())
+    };
+    let (text, report) = train(&["--multiclass", "--solver", "dcd"]);
+    let (lo, hi) = range(&report, "passes");
+    assert!(lo > 0);
+    assert!(
+        text.contains(&format!("dcd: 3 models, {lo}..{hi} epochs each")),
+        "{text}"
+    );
+    let (text, report) = train(&["--multiclass", "--iterations", "7"]);
+    let (lo, hi) = range(&report, "updates");
+    assert!(lo > 0);
+    assert!(
+        text.contains(&format!("mllib-sgd: 3 models, {lo}..{hi} updates each")),
+        "{text}"
+    );
+    let (text, report) = train(&["Abyssinian", "None", "--solver", "dcd"]);
+    let epochs = report["epochs"].as_u64().unwrap();
+    assert!(text.contains(&format!("DCD: {epochs} epochs")), "{text}");
 }
