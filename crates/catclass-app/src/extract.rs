@@ -252,6 +252,14 @@ impl FeatureSpec {
 
     /// Loads the network and resolves the defaults.
     pub fn load(&self) -> Result<LoadedFeatures, AppError> {
+        self.load_expecting(None)
+    }
+
+    /// Like [`FeatureSpec::load`], refusing a network whose SHA-256 is not `sha256` before it
+    /// is parsed: a network named by a model file or a manifest (data from elsewhere) is used
+    /// only if it is the very file recorded there (and a regular file of bounded size, as any
+    /// network).
+    pub fn load_expecting(&self, sha256: Option<&str>) -> Result<LoadedFeatures, AppError> {
         let preset = match (self.preset, &self.model) {
             (Some(p), _) => p,
             (None, ModelSource::Default) => catclass_features::DEFAULT_PRESET,
@@ -270,6 +278,17 @@ impl FeatureSpec {
         };
         let bytes = self.model.bytes().map_err(feature_err)?;
         let name = self.model.to_string();
+        let digest = sha256_hex(&bytes);
+        if let Some(then) = sha256
+            && then != digest
+        {
+            return Err(ExtractFailure::NetworkChanged {
+                network: name,
+                now: digest,
+                then: then.to_string(),
+            }
+            .into());
+        }
         let backend: Arc<dyn FeatureBackend> = match self.backend {
             BackendKind::Tract => Arc::new(
                 catclass_features::TractBackend::from_bytes(&bytes, &name, layer)
@@ -277,7 +296,8 @@ impl FeatureSpec {
             ),
             #[cfg(feature = "burn")]
             BackendKind::Burn => Arc::new(
-                catclass_features::BurnBackend::load(&self.model, layer).map_err(feature_err)?,
+                catclass_features::BurnBackend::from_onnx(&bytes, &name, layer)
+                    .map_err(feature_err)?,
             ),
             #[cfg(not(feature = "burn"))]
             BackendKind::Burn => {
@@ -287,7 +307,7 @@ impl FeatureSpec {
         let record = FeatureModel {
             backend: self.backend.name().to_string(),
             model: name,
-            model_sha256: sha256_hex(&bytes),
+            model_sha256: digest,
             layer: backend.output().name.clone(),
             preset: preset.name().to_string(),
             dim: backend.output().dim,

@@ -115,18 +115,12 @@ pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), A
             .into());
         }
     };
-    let loaded = spec.load()?;
-    if cfg.features.is_none()
-        && let Some(r) = recorded(&model)
-        && r.model_sha256 != loaded.record.model_sha256
-    {
-        return Err(ExtractFailure::NetworkChanged {
-            network: r.model.clone(),
-            now: loaded.record.model_sha256.clone(),
-            then: r.model_sha256.clone(),
-        }
-        .into());
-    }
+    // The network a model file names is followed only if it is the file recorded there.
+    let expected = match (&cfg.features, recorded(&model)) {
+        (None, Some(r)) => Some(r.model_sha256.as_str()),
+        _ => None,
+    };
+    let loaded = spec.load_expecting(expected)?;
     if loaded.record.dim != model.feature_dim() {
         return Err(ExtractFailure::LayerDimension {
             model: cfg.model.clone(),

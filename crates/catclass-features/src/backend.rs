@@ -51,6 +51,22 @@ pub enum BackendError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A network path that is not a regular file (a device, a pipe, a folder).
+    #[error("{path}: not a regular file, so not read as a network")]
+    NotAFile {
+        /// The path.
+        path: String,
+    },
+    /// A network file over [`crate::model::MAX_MODEL_BYTES`].
+    #[error("{path}: {size} bytes, more than the {max} a network file may have")]
+    ModelTooLarge {
+        /// The path.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
     /// The default network is in none of the folders searched.
     #[error(
         "the default network (efficientnet-lite0.onnx) is not installed; searched: {searched}. \

@@ -217,6 +217,16 @@ impl BurnBackend {
         Self::with_device(source, layer, Device::flex())
     }
 
+    /// Like [`Self::load`], from ONNX bytes already read (and checked) by the caller;
+    /// `model_name` names the model in errors.
+    pub fn from_onnx(
+        bytes: &[u8],
+        model_name: &str,
+        layer: Option<&str>,
+    ) -> Result<Self, BackendError> {
+        Self::from_bytes(bytes, model_name, layer, Device::flex())
+    }
+
     /// Like [`Self::load`], on `device` (any burn device, a GPU one included when burn is
     /// built with its backend).
     pub fn with_device(

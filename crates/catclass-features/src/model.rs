@@ -49,6 +49,10 @@ pub const DEFAULT_PRESET: Preset = Preset::EfficientNetLite;
 /// The layer of a Keras VGG16 export the original program read (the ReLU output of `fc2`).
 pub const VGG16_LAYER: &str = "fc2";
 
+/// The largest network file read (2 GiB): protobuf's own limit on one message, which an ONNX
+/// file without external data cannot pass. Checked before reading.
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+
 /// The environment variable naming a folder searched first for the default network.
 pub const MODEL_DIR_VAR: &str = "CATCLASS_MODEL_DIR";
 
@@ -166,6 +170,40 @@ impl DefaultModel {
     }
 }
 
+/// Reads a network file: a regular file (not a device, a pipe or a folder) of at most
+/// [`MAX_MODEL_BYTES`], both checked before reading, and never more than that read even if the
+/// file grows meanwhile.
+fn read_model_file(path: &Path) -> Result<Vec<u8>, BackendError> {
+    use std::io::Read;
+    let name = || path.display().to_string();
+    let io = |source| BackendError::Io {
+        path: name(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(BackendError::NotAFile { path: name() });
+    }
+    let too_large = |size| BackendError::ModelTooLarge {
+        path: name(),
+        size,
+        max: MAX_MODEL_BYTES,
+    };
+    if meta.len() > MAX_MODEL_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_MODEL_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_MODEL_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Refuses bytes that are not the published default network.
 fn verify(bytes: &[u8], what: &str) -> Result<(), BackendError> {
     let sha = sha256_hex(bytes);
@@ -243,10 +281,7 @@ impl ModelSource {
     pub fn bytes(&self) -> Result<Vec<u8>, BackendError> {
         match self {
             ModelSource::Default => DefaultModel::standard().load(),
-            ModelSource::Path(p) => std::fs::read(p).map_err(|source| BackendError::Io {
-                path: p.display().to_string(),
-                source,
-            }),
+            ModelSource::Path(p) => read_model_file(p),
         }
     }
 
@@ -360,6 +395,18 @@ mod tests {
         // A file of another size is refused before it is read.
         std::fs::write(a.path().join(DEFAULT_MODEL_FILE), b"tiny").unwrap();
         assert!(search.load().unwrap_err().to_string().contains("4 bytes"));
+    }
+
+    #[test]
+    fn only_regular_files_are_read_as_networks() {
+        let dir = tempfile::tempdir().unwrap();
+        for path in [Path::new("/dev/zero"), dir.path()] {
+            let err = ModelSource::Path(path.into()).bytes().unwrap_err();
+            assert!(matches!(err, BackendError::NotAFile { .. }), "{err}");
+        }
+        let small = dir.path().join("m.onnx");
+        std::fs::write(&small, b"abc").unwrap();
+        assert_eq!(ModelSource::Path(small).bytes().unwrap(), b"abc");
     }
 
     #[test]
