@@ -26,6 +26,10 @@ use std::sync::Arc;
 /// `*.json` so that the original program, which reads every `*.json`, ignores it).
 pub const MANIFEST_FILE: &str = "extract.manifest";
 
+/// The largest image file read (256 MiB; the decoder's pixel limit, Pillow's 89.5 Mpx,
+/// bounds what a file may decode to).
+pub const MAX_IMAGE_FILE_BYTES: u64 = 256 << 20;
+
 /// Why extraction (or prediction of images) could not go on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -372,7 +376,7 @@ impl ImageRef {
         let path = PathBuf::from(self.describe());
         let bytes = self
             .location
-            .get(&self.name)
+            .get_at_most(&self.name, MAX_IMAGE_FILE_BYTES, "an image file")
             .await
             .map(|b| b.to_vec())
             .map_err(|e| ImageError::Io {
@@ -518,7 +522,14 @@ async fn existing_outputs(
         .map(|name| {
             let out = out.clone();
             async move {
-                let parsed = match out.get(&name).await {
+                let parsed = match out
+                    .get_at_most(
+                        &name,
+                        feature_json::MAX_FEATURE_FILE_BYTES,
+                        "a feature file",
+                    )
+                    .await
+                {
                     Ok(bytes) => feature_json::parse(&bytes).ok(),
                     Err(_) => None,
                 };

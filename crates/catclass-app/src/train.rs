@@ -742,7 +742,11 @@ impl EvalReport {
 pub fn load_model(spec: &str, store: &StoreOptions) -> Result<SavedModel, AppError> {
     let (dir, name) = catclass_store::documents::split_file(spec);
     let loc = crate::location::open(&dir, store)?;
-    let bytes = crate::blocking::block_on(loc.get(&name))?;
+    let bytes = crate::blocking::block_on(loc.get_at_most(
+        &name,
+        catclass_svm::model_file::MAX_MODEL_FILE_BYTES,
+        "a model file",
+    ))?;
     SavedModel::from_json(&bytes).map_err(|source| AppError::Model {
         file: spec.to_string(),
         source,

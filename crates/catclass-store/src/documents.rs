@@ -15,9 +15,14 @@ pub async fn write_json<T: Serialize>(loc: &Location, name: &str, value: &T) -> 
     loc.put(name, bytes).await
 }
 
-/// Reads `name` in `loc` as JSON of type `T`.
+/// The largest JSON document [`read_json`] reads (manifests, reports): 64 MiB.
+pub const MAX_DOCUMENT_BYTES: u64 = 64 << 20;
+
+/// Reads `name` in `loc` as JSON of type `T` (at most [`MAX_DOCUMENT_BYTES`]).
 pub async fn read_json<T: DeserializeOwned>(loc: &Location, name: &str) -> Result<T> {
-    let bytes = loc.get(name).await?;
+    let bytes = loc
+        .get_at_most(name, MAX_DOCUMENT_BYTES, "a JSON document")
+        .await?;
     serde_json::from_slice(&bytes).map_err(|e| StoreError::Document {
         file: loc.describe(name),
         reason: e.to_string(),

@@ -15,6 +15,18 @@ pub enum StoreError {
         /// Why it is refused.
         reason: String,
     },
+    /// An object larger than what its kind may be (checked before and while reading).
+    #[error("{location}: {size} bytes or more, over the {max} allowed for {what}")]
+    TooLarge {
+        /// Full location of the object.
+        location: String,
+        /// Its size (or the bytes read when the reading stopped).
+        size: u64,
+        /// The limit.
+        max: u64,
+        /// What kind of object (e.g. "a feature file").
+        what: &'static str,
+    },
     /// A folder, prefix or object that does not exist.
     #[error("{location}: not found")]
     NotFound {

@@ -6,6 +6,10 @@
 
 use std::fmt::Write as _;
 
+/// The largest feature file read (64 MiB: about six million values; a VGG16 `fc2` file is
+/// about 50 KB), checked before and while reading.
+pub const MAX_FEATURE_FILE_BYTES: u64 = 64 << 20;
+
 /// Why a feature file could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]

@@ -1,7 +1,7 @@
 //! Folders of the seed's feature files: listing, class names, and parallel reading.
 
 use crate::error::{Result, StoreError};
-use crate::feature_json;
+use crate::feature_json::{self, MAX_FEATURE_FILE_BYTES};
 use crate::location::Location;
 use crate::shard::{self, FeatureModel, SHARD_FILE, ShardHeader};
 pub use catclass_sgd::Values;
@@ -333,7 +333,9 @@ impl FeatureCatalog {
             .map(|entry| {
                 let loc = loc.clone();
                 tokio::spawn(async move {
-                    let bytes = loc.get(&entry.name).await?;
+                    let bytes = loc
+                        .get_at_most(&entry.name, MAX_FEATURE_FILE_BYTES, "a feature file")
+                        .await?;
                     feature_json::parse(&bytes).map_err(|source| StoreError::FeatureFile {
                         file: loc.describe(&entry.name),
                         source,

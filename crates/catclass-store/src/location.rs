@@ -187,6 +187,48 @@ impl Location {
             .map_err(|e| self.error(self.describe(name), e))
     }
 
+    /// Reads object `name` whole, refusing it (before reading when its size is known, else as
+    /// soon as more arrives) if it is over `max` bytes: a hostile or mistaken object cannot
+    /// exhaust memory. `what` names the kind of object in the error.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let loc = catclass_store::Location::in_store(
+    ///     std::sync::Arc::new(object_store::memory::InMemory::new()), "mem", "");
+    /// loc.put("big.json", vec![b' '; 100]).await?;
+    /// assert_eq!(loc.get_at_most("big.json", 100, "a document").await?.len(), 100);
+    /// assert!(loc.get_at_most("big.json", 99, "a document").await.is_err());
+    /// # Ok::<(), catclass_store::StoreError>(()) }).unwrap();
+    /// ```
+    pub async fn get_at_most(&self, name: &str, max: u64, what: &'static str) -> Result<Bytes> {
+        use futures::StreamExt;
+        let path = self.path_of(name);
+        let too_large = |size| StoreError::TooLarge {
+            location: self.describe(name),
+            size,
+            max,
+            what,
+        };
+        let result = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| self.error(self.describe(name), e))?;
+        if result.meta.size > max {
+            return Err(too_large(result.meta.size));
+        }
+        let mut bytes = Vec::with_capacity(result.meta.size as usize);
+        let mut body = result.into_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| self.error(self.describe(name), e))?;
+            if (bytes.len() + chunk.len()) as u64 > max {
+                return Err(too_large((bytes.len() + chunk.len()) as u64));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(bytes))
+    }
+
     /// Reads bytes `range` of object `name` (one ranged GET).
     pub async fn get_range(&self, name: &str, range: std::ops::Range<u64>) -> Result<Bytes> {
         self.store

@@ -19,6 +19,10 @@ use catclass_sgd::dcd::{ClassWeight, Loss};
 use catclass_sgd::{LinearModel, MiniBatchSampling};
 use serde::{Deserialize, Serialize};
 
+/// The largest model file a program should read (1 GiB of JSON: tens of millions of weights);
+/// `catclass` refuses larger ones before reading them.
+pub const MAX_MODEL_FILE_BYTES: u64 = 1 << 30;
+
 /// The format name in every model file.
 pub const MODEL_FORMAT: &str = "catclass-svm-model";
 /// The format version this build writes and reads.
