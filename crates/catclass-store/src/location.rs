@@ -280,13 +280,55 @@ impl Location {
     /// Writes object `name` atomically: readers see the old object or the whole new one, never
     /// a part (S3 puts are atomic; local puts write a temporary file and rename it).
     pub async fn put(&self, name: &str, bytes: impl Into<Bytes>) -> Result<()> {
-        let payload = PutPayload::from_bytes(bytes.into());
+        let bytes = bytes.into();
+        if let LocationKind::Local(folder) = &self.kind {
+            // object_store's local writes are atomic but not durable: a machine crash can leave
+            // an empty or partial file under the final name. This writes, syncs, renames and
+            // syncs the folder instead.
+            let file = folder.join(self.path_of(name).as_ref());
+            let location = self.describe(name);
+            return tokio::task::spawn_blocking(move || write_durably(&file, &bytes))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+                .map_err(|source| StoreError::Io { location, source });
+        }
+        let payload = PutPayload::from_bytes(bytes);
         self.store
             .put(&self.path_of(name), payload)
             .await
             .map(|_| ())
             .map_err(|e| self.error(self.describe(name), e))
     }
+}
+
+/// Writes `file` whole or not at all, and durably: into a hidden temporary file of the same
+/// folder (`.<name>.<pid>.<n>.tmp`, never read as a feature file), synced, renamed over the
+/// final name, then the folder synced so the rename survives a crash. A disk that fills up
+/// gives an error and leaves the previous file (if any) as it was.
+fn write_durably(file: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let dir = file.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, file)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return written;
+    }
+    // Folders cannot be opened for syncing on every platform; where they can, errors count.
+    if let Ok(d) = std::fs::File::open(dir) {
+        d.sync_all()?;
+    }
+    Ok(())
 }
 
 impl std::fmt::Display for Location {
