@@ -224,12 +224,14 @@ fn parse_header(file: &str, json: &[u8], size: u64) -> Result<ShardHeader> {
         ));
     }
     let data_start = 8 + json.len() as u64;
-    if data_start + data_bytes != size {
+    let announced = data_start
+        .checked_add(data_bytes)
+        .ok_or_else(|| bad(file, "shape overflows"))?;
+    if announced != size {
         return Err(bad(
             file,
             format!(
-                "file is {size} bytes, header announces {} (truncated or trailing data)",
-                data_start + data_bytes
+                "file is {size} bytes, header announces {announced} (truncated or trailing data)"
             ),
         ));
     }
@@ -241,26 +243,82 @@ fn parse_header(file: &str, json: &[u8], size: u64) -> Result<ShardHeader> {
     })
 }
 
+/// The header length of a file of `size` bytes that starts with `first8`.
+fn header_len(file: &str, first8: &[u8], size: u64) -> Result<u64> {
+    if size < 8 {
+        return Err(bad(
+            file,
+            format!("{size} bytes: too short for a safetensors file"),
+        ));
+    }
+    let len = u64::from_le_bytes(first8.try_into().map_err(|_| {
+        bad(
+            file,
+            format!("{} bytes read of the 8-byte header length", first8.len()),
+        )
+    })?);
+    if len > MAX_HEADER || 8 + len > size {
+        return Err(bad(
+            file,
+            format!("header length {len} does not fit a file of {size} bytes"),
+        ));
+    }
+    Ok(len)
+}
+
 /// Reads the header of shard `name` in `loc` with two ranged reads (length, then JSON).
 pub async fn read_header(loc: &Location, name: &str) -> Result<ShardHeader> {
     let file = loc.describe(name);
     let size = loc.size(name).await?;
-    if size < 8 {
-        return Err(bad(
-            &file,
-            format!("{size} bytes: too short for a safetensors file"),
-        ));
-    }
-    let len_bytes = loc.get_range(name, 0..8).await?;
-    let len = u64::from_le_bytes(len_bytes[..8].try_into().expect("8 bytes"));
-    if len > MAX_HEADER || 8 + len > size {
-        return Err(bad(
-            &file,
-            format!("header length {len} does not fit a file of {size} bytes"),
-        ));
-    }
+    let first8 = if size < 8 {
+        bytes::Bytes::new()
+    } else {
+        loc.get_range(name, 0..8).await?
+    };
+    let len = header_len(&file, &first8, size)?;
     let json = loc.get_range(name, 8..8 + len).await?;
     parse_header(&file, &json, size)
+}
+
+/// Decodes a whole shard held in memory, with the checks [`read_header`] and [`read_rows`]
+/// make: the header, then every row (finite values only). `file` names it in errors.
+///
+/// ```
+/// use catclass_store::shard::{decode, encode};
+/// let bytes = encode(&["cat_1.jpg.json".into()], 2, &[0.5, 1.0], None).unwrap();
+/// let (header, values) = decode("mem/f.safetensors", &bytes)?;
+/// assert_eq!((header.rows(), header.dim, values), (1, 2, vec![0.5, 1.0]));
+/// assert!(decode("mem/f.safetensors", &bytes[..bytes.len() - 1]).is_err());
+/// # Ok::<(), catclass_store::StoreError>(())
+/// ```
+pub fn decode(file: &str, bytes: &[u8]) -> Result<(ShardHeader, Vec<f32>)> {
+    let size = bytes.len() as u64;
+    let len = header_len(file, bytes.get(..8).unwrap_or(bytes), size)?;
+    let header = parse_header(file, &bytes[8..8 + len as usize], size)?;
+    let values: Vec<f32> = bytes[header.data_start as usize..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .collect();
+    let rows: Vec<usize> = (0..header.rows()).collect();
+    check_finite(file, &header, &rows, &values)?;
+    Ok((header, values))
+}
+
+/// Refuses a NaN or infinite value of `values` (rows `rows` of the shard), naming its row.
+fn check_finite(file: &str, header: &ShardHeader, rows: &[usize], values: &[f32]) -> Result<()> {
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        let row = rows[i / header.dim];
+        return Err(bad(
+            file,
+            format!(
+                "row {row} ({}) value {} is {}",
+                header.names[row],
+                i % header.dim,
+                values[i]
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Row runs of `rows` (consecutive indices merged, then split to at most [`RANGE_BYTES`]).
@@ -313,18 +371,7 @@ pub async fn read_rows(
     if values.len() != rows.len() * header.dim {
         return Err(bad(&file, "short read: the file changed while being read"));
     }
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        let row = rows[i / header.dim];
-        return Err(bad(
-            &file,
-            format!(
-                "row {row} ({}) value {} is {}",
-                header.names[row],
-                i % header.dim,
-                values[i]
-            ),
-        ));
-    }
+    check_finite(&file, header, rows, &values)?;
     Ok(values)
 }
 
