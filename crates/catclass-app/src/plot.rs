@@ -314,22 +314,48 @@ impl Draw for ConfusionChart<'_> {
 pub fn metrics_confusion_chart(
     metrics: &catclass_svm::MulticlassMetrics,
     title: &str,
-) -> Result<Chart, PlotError> {
+) -> Result<Option<Chart>, PlotError> {
     let classes: Vec<String> = metrics.per_class.iter().map(|c| c.class.clone()).collect();
     confusion_chart(&classes, &metrics.confusion, title)
 }
 
+/// The most classes a confusion heat map is drawn for: its side grows with the class count
+/// (10 000 classes would be a 120 GB image); above this the report's text holds the matrix.
+pub const MAX_HEATMAP_CLASSES: usize = 100;
+
+/// The longest class name given room in the heat map's margin (longer names are clipped).
+const MAX_LABEL_CHARS: u32 = 40;
+
 /// The confusion-matrix heat map: true class down, predicted class across, cells shaded by
 /// the share of the true class's rows (row-normalised) and labelled with their counts, a
-/// legend of the scale at the right. `counts[i][j]`: rows of class `i` predicted `j`.
+/// legend of the scale at the right. `counts[i][j]`: rows of class `i` predicted `j`. `None`
+/// above [`MAX_HEATMAP_CLASSES`] classes.
+///
+/// ```
+/// use catclass_app::plot::confusion_chart;
+/// let classes: Vec<String> = (0..101).map(|i| format!("c{i}")).collect();
+/// let counts = vec![vec![0; 101]; 101];
+/// assert!(confusion_chart(&classes, &counts, "too many")?.is_none());
+/// let chart = confusion_chart(&classes[..2], &[vec![3, 1], vec![0, 4]], "two")?.unwrap();
+/// assert!(chart.svg.contains("<svg"));
+/// # Ok::<(), catclass_app::plot::PlotError>(())
+/// ```
 pub fn confusion_chart(
     classes: &[String],
     counts: &[Vec<u64>],
     title: &str,
-) -> Result<Chart, PlotError> {
+) -> Result<Option<Chart>, PlotError> {
+    if classes.len() > MAX_HEATMAP_CLASSES {
+        return Ok(None);
+    }
     let n = classes.len() as u32;
     let cell = if n <= 12 { 44 } else { 20 };
-    let longest = classes.iter().map(|c| c.chars().count()).max().unwrap_or(1) as u32;
+    let longest = classes
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(1)
+        .min(MAX_LABEL_CHARS as usize) as u32;
     let names = longest * 7 + 10;
     let side = n.max(1) * cell + names + 25 + 40;
     let size = (side + 110 + 20, side + 40);
@@ -340,7 +366,7 @@ pub fn confusion_chart(
         cell,
         names,
     };
-    render("the confusion matrix", size, &chart)
+    render("the confusion matrix", size, &chart).map(Some)
 }
 
 /// Turns a backend error into a [`PlotError`].
@@ -469,7 +495,9 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         let counts = vec![vec![8, 2, 0], vec![1, 9, 0], vec![0, 3, 7]];
-        let chart = confusion_chart(&classes, &counts, "confusion matrix, 30 test rows").unwrap();
+        let chart = confusion_chart(&classes, &counts, "confusion matrix, 30 test rows")
+            .unwrap()
+            .unwrap();
         for text in [
             "Abyssinian",
             "Bengal",
@@ -495,7 +523,9 @@ mod tests {
         let diag: Vec<Vec<u64>> = (0..37)
             .map(|i| (0..37).map(|j| u64::from(i == j) * 5).collect())
             .collect();
-        let big = confusion_chart(&many, &diag, "37 classes").unwrap();
+        let big = confusion_chart(&many, &diag, "37 classes")
+            .unwrap()
+            .unwrap();
         assert!(big.svg.contains("breed_36"));
         let (bw, bh, _) = decode(&big.png);
         assert!(bw > 37 * 20 && bh > 37 * 20, "{bw}x{bh}");

@@ -273,15 +273,14 @@ impl TrainOutcome {
                 write_json(out, "report.json", report).await?;
                 write_text(out, "report.txt", &Self::multiclass_text(report)).await?;
                 #[cfg(feature = "plots")]
-                {
-                    let chart = crate::plot::metrics_confusion_chart(
-                        &report.metrics,
-                        &format!(
-                            "confusion matrix: one vs rest, {} classes, {} test rows",
-                            report.metrics.per_class.len(),
-                            report.counts.test_rows
-                        ),
-                    )?;
+                if let Some(chart) = crate::plot::metrics_confusion_chart(
+                    &report.metrics,
+                    &format!(
+                        "confusion matrix: one vs rest, {} classes, {} test rows",
+                        report.metrics.per_class.len(),
+                        report.counts.test_rows
+                    ),
+                )? {
                     write_text(out, "confusion.svg", &chart.svg).await?;
                     out.put("confusion.png", chart.png).await?;
                 }

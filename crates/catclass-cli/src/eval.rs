@@ -31,13 +31,13 @@ pub fn run(args: EvalArgs, output: Output) -> Result<()> {
     let out = catclass_app::location::create(&args.out, &store)?;
     let text = report.to_text();
     let chart = match &report.metrics {
-        Metrics::Multiclass(m) => Some(catclass_app::plot::metrics_confusion_chart(
+        Metrics::Multiclass(m) => catclass_app::plot::metrics_confusion_chart(
             m,
             &format!(
                 "confusion matrix: {} on {} ({} rows)",
                 args.model, args.features, report.rows
             ),
-        )?),
+        )?,
         Metrics::Binary(_) => None,
     };
     catclass_app::blocking::block_on(async {
