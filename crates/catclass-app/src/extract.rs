@@ -730,25 +730,23 @@ pub fn extract<E: Executor, F: FeatureSource>(
     })
 }
 
-/// Extracts `mine` on this process: objects fetched ahead (bounded), features written as
-/// they come (bounded puts in flight). Returns the run summary, the features written (by
-/// output name) and the first write error, if any.
-fn run_local<F: FeatureSource>(
-    cfg: &ExtractConfig<F>,
+/// Fetches `images` in order on the runtime, `concurrency` reads in flight, into a bounded
+/// channel (room for two batches per worker of `extractor`, or the reads in flight): at most
+/// that many encoded images are held at once, however many images there are.
+pub(crate) fn fetch_ahead(
+    images: Vec<ImageRef>,
     extractor: &Extractor,
-    out: &Location,
-    mine: &[&ImageRef],
-    progress: &(dyn Fn(ExtractProgress) + Sync),
-) -> (RunSummary, HashMap<String, Vec<f32>>, Option<AppError>) {
-    let runtime = crate::blocking::runtime();
-    let ahead = (extractor.threads() * extractor.batch() * 2).max(cfg.store.concurrency.min(64));
+    concurrency: usize,
+) -> (
+    std::sync::mpsc::Receiver<EncodedImage>,
+    tokio::task::JoinHandle<()>,
+) {
+    let ahead = (extractor.threads() * extractor.batch() * 2).max(concurrency.min(64));
     let (tx, rx) = std::sync::mpsc::sync_channel::<EncodedImage>(ahead);
-    let owned: Vec<ImageRef> = mine.iter().map(|i| (*i).clone()).collect();
-    let concurrency = cfg.store.concurrency.max(1);
-    let fetcher = runtime.spawn(async move {
-        let mut fetches = futures::stream::iter(owned.into_iter().enumerate())
+    let fetcher = crate::blocking::runtime().spawn(async move {
+        let mut fetches = futures::stream::iter(images.into_iter().enumerate())
             .map(|(index, img)| async move { img.fetch(index).await })
-            .buffered(concurrency);
+            .buffered(concurrency.max(1));
         while let Some(item) = fetches.next().await {
             let tx = tx.clone();
             // The channel is bounded: wait on a blocking thread, not on the runtime.
@@ -760,6 +758,23 @@ fn run_local<F: FeatureSource>(
             }
         }
     });
+    (rx, fetcher)
+}
+
+/// Extracts `mine` on this process: objects fetched ahead (bounded), features written as
+/// they come (bounded puts in flight). Returns the run summary, the features written (by
+/// output name) and the first write error, if any.
+fn run_local<F: FeatureSource>(
+    cfg: &ExtractConfig<F>,
+    extractor: &Extractor,
+    out: &Location,
+    mine: &[&ImageRef],
+    progress: &(dyn Fn(ExtractProgress) + Sync),
+) -> (RunSummary, HashMap<String, Vec<f32>>, Option<AppError>) {
+    let runtime = crate::blocking::runtime();
+    let owned: Vec<ImageRef> = mine.iter().map(|i| (*i).clone()).collect();
+    let concurrency = cfg.store.concurrency.max(1);
+    let (rx, fetcher) = fetch_ahead(owned, extractor, concurrency);
     let mut written = HashMap::new();
     let mut pending = std::collections::VecDeque::new();
     let mut write_error: Option<AppError> = None;

@@ -6,10 +6,9 @@ use crate::AppError;
 use crate::extract::ExtractFailure;
 use crate::extract::{FeatureSpec, ImageRef, list_images};
 use crate::train::load_model;
-use catclass_features::{EncodedImage, Extractor};
+use catclass_features::Extractor;
 use catclass_store::{FeatureModel, StoreOptions};
 use catclass_svm::model_file::SavedModel;
-use futures::StreamExt;
 use serde::Serialize;
 use std::ops::ControlFlow;
 
@@ -133,12 +132,6 @@ pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), A
     }
     let images: Vec<ImageRef> = crate::blocking::block_on(list_images(&cfg.images, &cfg.store))?;
     let concurrency = cfg.store.concurrency.max(1);
-    let encoded: Vec<EncodedImage> = crate::blocking::block_on(
-        futures::stream::iter(images.iter().enumerate())
-            .map(|(index, img)| img.fetch(index))
-            .buffered(concurrency)
-            .collect(),
-    );
     let mut extractor = Extractor::shared(loaded.backend.clone(), loaded.preprocess)
         .map_err(ExtractFailure::from)?
         .with_batch(cfg.batch);
@@ -155,6 +148,8 @@ pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), A
             error: None,
         })
         .collect();
+    // Images are fetched ahead into a bounded channel, not all held at once.
+    let (encoded, fetcher) = crate::extract::fetch_ahead(images.clone(), &extractor, concurrency);
     extractor.run_source(images.len(), encoded.into_iter(), |o| {
         let p = &mut out[o.index];
         match o.result {
@@ -168,5 +163,6 @@ pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), A
         }
         ControlFlow::Continue(())
     });
+    fetcher.abort();
     Ok((out, loaded.record))
 }

@@ -72,8 +72,9 @@ pub struct FeatureArgs {
     /// Inference engine.
     #[arg(long, value_enum, default_value_t = BackendArg::Tract)]
     pub backend: BackendArg,
-    /// Images per network call.
-    #[arg(long, default_value_t = 8)]
+    /// Images per network call (1 to 256: each holds one preprocessed image per worker).
+    #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+        .range(1..=catclass_svm::features::extract::MAX_BATCH as u64))]
     pub batch: usize,
 }
 

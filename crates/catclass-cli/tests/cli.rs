@@ -515,6 +515,13 @@ fn exit_statuses() {
         code(&["extract", "x", "--out", "o", "--preset", "vgg"]),
         Some(2)
     );
+    // A batch that would preallocate gigabytes is a usage error, not an allocation.
+    for batch in ["0", "257", "100000000"] {
+        assert_eq!(
+            code(&["predict", "m.json", "x.png", "--batch", batch]),
+            Some(2)
+        );
+    }
     assert_eq!(code(&["--help"]), Some(0));
     let out = tempfile::tempdir().unwrap();
     let run = catclass(&[
