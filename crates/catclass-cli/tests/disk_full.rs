@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{features, ok};
+use common::{assert_success, features};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -96,16 +96,7 @@ fn a_full_disk_is_an_error_and_leaves_what_was_there() {
             .output()
             .unwrap()
     };
-    ok(&[
-        "train",
-        &f,
-        "Abyssinian",
-        "Bengal",
-        "--iterations",
-        "5",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
+    assert_success("the first run", &train(&run));
     let before = snapshot(&run);
     assert!(before.iter().any(|(n, _)| n == "model.json"));
 
