@@ -636,6 +636,16 @@ pub fn extract<E: Executor, F: FeatureSource>(
         .iter()
         .filter(|i| !existing.contains_key(&i.output_name()))
         .collect();
+    exec.same_plan(
+        "settings and images",
+        crate::plan_digest(
+            [format!("{:?}", loaded.record), cfg.out.clone()]
+                .into_iter()
+                .chain(images.iter().map(ImageRef::describe))
+                .chain(std::iter::once("todo".to_string()))
+                .chain(todo.iter().map(|i| i.describe())),
+        ),
+    )?;
     let already_done = images.len() - todo.len();
     let mine = exec.local_blocks(todo.len());
     let mine = &todo[mine];

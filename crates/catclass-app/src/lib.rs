@@ -136,3 +136,15 @@ impl From<catclass_sgd::TrainError> for AppError {
         AppError::Svm(e.into())
     }
 }
+
+/// A 64-bit digest of `parts` (the first 8 bytes of the SHA-256 of each part, length-prefixed),
+/// to check that every process of a run planned the same work ([`catclass_exec::Executor::same_plan`]).
+pub(crate) fn plan_digest<S: AsRef<str>>(parts: impl IntoIterator<Item = S>) -> u64 {
+    let mut text = String::new();
+    for p in parts {
+        let p = p.as_ref();
+        text.push_str(&format!("{}:{p}\n", p.len()));
+    }
+    let hex = catclass_features::sha256_hex(text.as_bytes());
+    u64::from_str_radix(&hex[..16], 16).expect("hex digits")
+}

@@ -457,6 +457,18 @@ pub fn train<E: Executor>(
     let planned = crate::blocking::block_on(plan(cfg));
     exec.agree(planned.as_ref().err().map(ToString::to_string))?;
     let plan = planned?;
+    let files =
+        |entries: &[FeatureEntry]| entries.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+    exec.same_plan(
+        "settings, training and test files",
+        crate::plan_digest(
+            std::iter::once(format!("{cfg:?}"))
+                .chain(files(&plan.train))
+                .chain(std::iter::once("test".to_string()))
+                .chain(files(&plan.test))
+                .chain(plan.classes.iter().cloned()),
+        ),
+    )?;
     let total = plan.train.len();
     if total == 0 {
         return Err(AppError::NoRows {

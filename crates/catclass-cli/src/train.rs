@@ -341,8 +341,8 @@ fn run_mpi(args: &TrainArgs, output: Output) -> Result<()> {
 /// Failures that every rank agreed on (a bad file or object on any rank) are printed once, by
 /// rank 0, and every rank exits non-zero; so are the images some ranks failed to extract (every
 /// rank finished). Any other failure (one only this rank saw, at a
-/// point where the others may be waiting for it) is printed with the rank and stops the whole
-/// job with `MPI_Abort`, so no rank hangs.
+/// point where the others may be waiting for it) and any panic are printed with the rank and
+/// stop the whole job with `MPI_Abort`, so no rank hangs.
 #[cfg(feature = "mpi")]
 pub fn with_mpi(
     threads: usize,
@@ -354,7 +354,18 @@ pub fn with_mpi(
     use catclass_svm::exec::{ExecError, MpiExecutor};
     use catclass_svm::sgd::TrainError;
     let exec = MpiExecutor::init(threads)?;
-    let Err(e) = f(&exec) else { return Ok(()) };
+    // A panic on this rank (its message is printed by the panic hook) must not leave the
+    // others waiting in a collective for ever: the whole job stops.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&exec)))
+        .unwrap_or_else(|_| {
+            eprintln!(
+                "error: rank {} of {} panicked (above): stopping every rank",
+                exec.rank(),
+                exec.ranks()
+            );
+            exec.abort(101)
+        });
+    let Err(e) = result else { return Ok(()) };
     if e.downcast_ref::<ReportedElsewhere>().is_some() || e.downcast_ref::<PartlyDone>().is_some() {
         return Err(e);
     }

@@ -358,3 +358,118 @@ fn extract_on_ranks_writes_what_one_process_writes() {
         }
     }
 }
+
+/// Ranks that list different files (here: each rank started in its own folder, `features`
+/// being relative, and rank 1's holding one file more) refuse to train, naming the rank,
+/// instead of counting rows twice or training on a mismatch.
+#[test]
+fn ranks_that_see_different_files_refuse_to_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let pets = catclass_app::synthetic::pets_like(3, 3, 20, 16);
+    common::features_of(&a, &pets);
+    common::features_of(&b, &pets);
+    let first = std::fs::read_dir(b.join("features"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let class = pets.classes[0].clone();
+    std::fs::copy(
+        &first,
+        b.join("features").join(format!("{class}_9999.jpg.json")),
+    )
+    .unwrap();
+    let mut cmd = Command::new("mpirun");
+    cmd.args(["--oversubscribe", "--allow-run-as-root"]);
+    for (i, dir) in [&a, &b].into_iter().enumerate() {
+        if i > 0 {
+            cmd.arg(":");
+        }
+        cmd.args(["-np", "1", "--wdir"])
+            .arg(dir)
+            .arg(env!("CARGO_BIN_EXE_catclass"))
+            .args(["train", "features", &class, "None", "--out", "out"])
+            .args(["--executor", "mpi", "--threads", "1"]);
+    }
+    let out = run_guarded(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("rank 1 of 2") && stderr.contains("differ from rank 0"),
+        "{stderr}"
+    );
+    assert!(!a.join("out/model.json").exists() && !b.join("out/model.json").exists());
+}
+
+/// A rank killed mid-run (SIGKILL: no chance to say anything) ends the whole job with an
+/// error naming it, instead of leaving the other rank waiting in a collective.
+#[test]
+fn a_rank_killed_mid_run_ends_the_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pets = catclass_app::synthetic::pets_like(5, 2, 40, 64);
+    let f = common::features_of(tmp.path(), &pets);
+    let marker = tmp.path().join("killed-run");
+    let mut cmd = Command::new("mpirun");
+    cmd.args(["--oversubscribe", "--allow-run-as-root", "-np", "2"])
+        .arg(env!("CARGO_BIN_EXE_catclass"))
+        .args(["train", &f, &pets.classes[0], "None", "--out"])
+        .arg(&marker)
+        .args(["--iterations", "100000000", "--convergence-tol", "0"])
+        .args(["--executor", "mpi", "--threads", "1"]);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mpirun");
+    // The ranks: processes named catclass whose command line names this run's folder.
+    let marker_s = marker.to_string_lossy().into_owned();
+    let ranks = || -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                comm.trim() == "catclass" && String::from_utf8_lossy(&cmdline).contains(&marker_s)
+            })
+            .collect()
+    };
+    let start = Instant::now();
+    let mut found = ranks();
+    while found.len() < 2 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+        found = ranks();
+    }
+    assert_eq!(found.len(), 2, "two ranks running: {found:?}");
+    // Let them get into training, then kill one.
+    std::thread::sleep(Duration::from_millis(1500));
+    let victim = *found.iter().max().unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-9", &victim.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            child.kill().ok();
+            panic!("the job still runs 120 s after a rank was killed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    // Open MPI's own report: "process rank 1 ... exited on signal 9 (Killed)".
+    assert!(
+        (stderr.contains("rank 0") || stderr.contains("rank 1")) && stderr.contains("signal 9"),
+        "the error names the rank and how it died: {stderr}"
+    );
+    assert!(ranks().is_empty(), "no rank left running");
+    assert!(!marker.join("model.json").exists());
+}

@@ -49,6 +49,23 @@ pub trait Executor: BlockReducer + Send + Sync {
         0..n_blocks
     }
 
+    /// Checks that every process planned the same work: `digest` is a hash of what this
+    /// process will read and how (the files listed, their count, the classes, the dimension,
+    /// the parameters). With several processes, returns [`ExecError::Rank`] on every process
+    /// when any differs from rank 0 (a rank that listed another set of files would otherwise
+    /// count rows twice or train on a mismatch); `what` names the plan in the message. A
+    /// single process has nothing to compare.
+    ///
+    /// ```
+    /// use catclass_exec::{Executor, ThreadPool};
+    /// ThreadPool::new(1)?.same_plan("training files", 42)?;
+    /// # Ok::<(), catclass_exec::ExecError>(())
+    /// ```
+    fn same_plan(&self, what: &str, digest: u64) -> Result<(), ExecError> {
+        let _ = (what, digest);
+        Ok(())
+    }
+
     /// Makes every process agree on whether a step succeeded everywhere, so that no process
     /// waits for one that gave up. `local_failure` is this process's error message, if any.
     ///

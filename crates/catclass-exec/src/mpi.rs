@@ -193,6 +193,22 @@ impl Executor for MpiExecutor {
         Ok(total)
     }
 
+    fn same_plan(&self, what: &str, digest: u64) -> Result<(), ExecError> {
+        let mut root = [digest];
+        self.lock()
+            .world
+            .process_at_rank(0)
+            .broadcast_into(&mut root[..]);
+        let differs = (root[0] != digest).then(|| {
+            format!(
+                "this rank's {what} differ from rank 0's (plan digest {digest:016x}, rank 0 has {:016x}): \
+                 every rank must see the same files and settings",
+                root[0]
+            )
+        });
+        self.agree(differs)
+    }
+
     fn agree(&self, local_failure: Option<String>) -> Result<(), ExecError> {
         let comm = self.lock();
         let mine = if local_failure.is_some() {
