@@ -292,12 +292,38 @@ impl Location {
                 .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
                 .map_err(|source| StoreError::Io { location, source });
         }
+        if bytes.len() > MULTIPART_BYTES {
+            return self.put_in_parts(name, bytes).await;
+        }
         let payload = PutPayload::from_bytes(bytes);
         self.store
             .put(&self.path_of(name), payload)
             .await
             .map(|_| ())
             .map_err(|e| self.error(self.describe(name), e))
+    }
+}
+
+/// Objects larger than this are uploaded in parts of this size (S3 takes at most 5 GB in one
+/// PUT, and parts are retried one by one).
+pub const MULTIPART_BYTES: usize = 16 << 20;
+
+impl Location {
+    /// Uploads `bytes` as a multipart upload of [`MULTIPART_BYTES`] parts (a few in flight),
+    /// aborted on failure so no partial object appears.
+    async fn put_in_parts(&self, name: &str, bytes: Bytes) -> Result<()> {
+        let path = self.path_of(name);
+        let err = |e| self.error(self.describe(name), e);
+        let upload = self.store.put_multipart(&path).await.map_err(err)?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, MULTIPART_BYTES);
+        for part in bytes.chunks(MULTIPART_BYTES) {
+            if let Err(e) = writer.wait_for_capacity(4).await {
+                let _ = writer.abort().await;
+                return Err(err(e));
+            }
+            writer.put(bytes.slice_ref(part));
+        }
+        writer.finish().await.map(|_| ()).map_err(err)
     }
 }
 

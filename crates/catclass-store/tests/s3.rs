@@ -144,6 +144,32 @@ fn documents_round_trip_and_ranged_reads_work_on_s3() {
     assert!(server.data_dir().join("docs/results/model.json").is_file());
 }
 
+/// Objects over `MULTIPART_BYTES` go up as multipart uploads (S3 refuses one PUT over 5 GB):
+/// the object read back is the one written, and no part is left as an object of its own.
+#[test]
+fn large_objects_are_uploaded_in_parts() {
+    let server = S3Server::start_with_bucket("big").expect("start s3s-fs");
+    let opts = options(server.endpoint(), SECRET_KEY);
+    let size = 2 * catclass_store::location::MULTIPART_BYTES + 12345;
+    let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+    block_on(async {
+        let out = common::create("s3://big/shards", &opts).unwrap();
+        out.put("features.safetensors", bytes.clone())
+            .await
+            .unwrap();
+        assert_eq!(out.size("features.safetensors").await.unwrap(), size as u64);
+        assert!(out.get("features.safetensors").await.unwrap() == bytes);
+        let listed: Vec<String> = out
+            .list()
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| out.name_of(m))
+            .collect();
+        assert_eq!(listed, ["features.safetensors"]);
+    });
+}
+
 #[test]
 fn wrong_credentials_fail_in_one_line_naming_the_location() {
     let server = S3Server::start_with_bucket("creds").expect("start s3s-fs");
