@@ -6,10 +6,19 @@ set -euo pipefail
 binary_url="${1:?usage: bootstrap-catclass.sh s3://.../catclass s3://.../id_ed25519}"
 key_url="${2:?usage: bootstrap-catclass.sh s3://.../catclass s3://.../id_ed25519}"
 sudo yum install -y openmpi
-sudo aws s3 cp "$binary_url" /usr/local/bin/catclass
-sudo chmod 755 /usr/local/bin/catclass
+# The binary is installed only if it matches catclass.sha256 uploaded beside it
+# (`sha256sum catclass > catclass.sha256`), and replaces the old one in one rename.
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+aws s3 cp "$binary_url" "$work/catclass"
+aws s3 cp "$binary_url.sha256" "$work/catclass.sha256"
+(cd "$work" && sha256sum -c catclass.sha256)
+sudo install -m 755 "$work/catclass" /usr/local/bin/.catclass.new
+sudo mv /usr/local/bin/.catclass.new /usr/local/bin/catclass
 # A cluster-wide key pair (made once: ssh-keygen -t ed25519 -N '' -f id_ed25519, then
 # uploaded next to the binary) so that mpirun on the primary node reaches the core nodes.
+# umask 077: the private key is never readable by others, not even between copy and chmod.
+umask 077
 mkdir -p "$HOME/.ssh"
 chmod 700 "$HOME/.ssh"
 aws s3 cp "$key_url" "$HOME/.ssh/id_ed25519"

@@ -4,5 +4,12 @@
 # Usage: install-catclass.sh s3://BUCKET/PREFIX/catclass
 set -euo pipefail
 binary_url="${1:?usage: install-catclass.sh s3://BUCKET/PREFIX/catclass}"
-aws s3 cp "$binary_url" /usr/local/bin/catclass
-chmod 755 /usr/local/bin/catclass
+# Installed only if it matches catclass.sha256 uploaded beside it (`sha256sum catclass >
+# catclass.sha256`), replacing the old binary in one rename.
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+aws s3 cp "$binary_url" "$work/catclass"
+aws s3 cp "$binary_url.sha256" "$work/catclass.sha256"
+(cd "$work" && sha256sum -c catclass.sha256)
+install -m 755 "$work/catclass" /usr/local/bin/.catclass.new
+mv /usr/local/bin/.catclass.new /usr/local/bin/catclass
