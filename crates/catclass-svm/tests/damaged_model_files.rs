@@ -15,11 +15,11 @@ const MODEL: &str = r#"{"format": "catclass-svm-model", "version": 1,
     "train_rows": 10, "catclass_version": "0.1.0"}}"#;
 
 fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
-    if let Ok(model) = SavedModel::from_json(bytes) {
-        if let Ok(c) = model.classifier() {
-            let row = vec![0.25f32; model.feature_dim()];
-            let _ = c.predict(&row);
-        }
+    if let Ok(model) = SavedModel::from_json(bytes)
+        && let Ok(c) = model.classifier()
+    {
+        let row = vec![0.25f32; model.feature_dim()];
+        let _ = c.predict(&row);
     }
     Ok(())
 }
