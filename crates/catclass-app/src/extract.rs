@@ -95,6 +95,18 @@ pub enum ExtractFailure {
         /// What this run uses.
         ours: Box<FeatureModel>,
     },
+    /// An output folder holding feature files but no manifest: what made them is unknown, so
+    /// they are not taken as this run's.
+    #[error(
+        "{folder}: {files} feature files but no {MANIFEST_FILE} saying which network made them; \
+         extract into an empty folder (or remove them)"
+    )]
+    UnrecordedFeatures {
+        /// The output folder.
+        folder: String,
+        /// Feature files found.
+        files: usize,
+    },
     /// A background write task died.
     #[error("a write task failed: {reason}")]
     WriteTask {
@@ -573,13 +585,15 @@ fn same_record(found: &FeatureModel, ours: &FeatureModel) -> bool {
             } == *ours)
 }
 
-/// Checks (or writes, on rank 0 of a first run) the folder's manifest.
+/// Checks (or writes, on rank 0 of a first run) the folder's manifest; says whether there
+/// was one.
 async fn check_manifest(
     out: &Location,
     record: &FeatureModel,
     write: bool,
-) -> Result<(), AppError> {
-    if out.exists(MANIFEST_FILE).await? {
+) -> Result<bool, AppError> {
+    let found = out.exists(MANIFEST_FILE).await?;
+    if found {
         let m: Manifest = catclass_store::documents::read_json(out, MANIFEST_FILE).await?;
         if !same_record(&m.feature_model, record) {
             return Err(ExtractFailure::ForeignFeatures {
@@ -596,7 +610,7 @@ async fn check_manifest(
         };
         write_json(out, MANIFEST_FILE, &m).await?;
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Extracts the images of `cfg` into its output folder on `exec` (threads, or MPI ranks that
@@ -617,10 +631,18 @@ pub fn extract<E: Executor, F: FeatureSource>(
     let planned = crate::blocking::block_on(async {
         let images = list_images(&cfg.images, &cfg.store).await?;
         let out = crate::location::create(&cfg.out, &cfg.store)?;
-        check_manifest(&out, &loaded.record, false).await?;
+        let recorded = check_manifest(&out, &loaded.record, false).await?;
         // Invalid outputs of this run's images are redone; others are the shard's concern.
         let (existing, _) =
             existing_outputs(&out, dim, cfg.store.concurrency, &HashMap::new()).await?;
+        // Feature files with no record of what made them are not adopted.
+        if !recorded && !existing.is_empty() {
+            return Err(ExtractFailure::UnrecordedFeatures {
+                folder: out.to_string(),
+                files: existing.len(),
+            }
+            .into());
+        }
         Ok::<_, AppError>((images, out, existing))
     });
     exec.agree(planned.as_ref().err().map(ToString::to_string))?;

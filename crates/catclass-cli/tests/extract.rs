@@ -308,3 +308,33 @@ fn burn_extracts_what_tract_extracts() {
     assert!(!mixed.status.success());
     assert!(String::from_utf8_lossy(&mixed.stderr).contains("another network"));
 }
+
+/// Feature files already in the output folder with no manifest saying what made them are not
+/// adopted as this run's: the run refuses, naming the folder, and changes nothing.
+#[test]
+fn unrecorded_feature_files_are_not_adopted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("f");
+    std::fs::create_dir(&out).unwrap();
+    let planted = out.join("chelsea.jpg.json");
+    let values = vec![0.5f64; 1280];
+    std::fs::write(
+        &planted,
+        catclass_svm::store::feature_json::to_json(&values),
+    )
+    .unwrap();
+    let o = catclass(&[
+        "extract",
+        p(&testdata("images/chelsea.jpg")),
+        "--out",
+        p(&out),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no extract.manifest"), "{stderr}");
+    assert!(!out.join("extract.manifest").exists());
+    assert_eq!(
+        std::fs::read_to_string(&planted).unwrap(),
+        catclass_svm::store::feature_json::to_json(&values)
+    );
+}
