@@ -389,3 +389,86 @@ fn extract_and_train_on_s3_match_the_local_run_and_resume_after_the_server_died(
         local_file(&out, "model.json")
     );
 }
+
+/// No credential (access key id, secret key, session token) ever appears in what catclass
+/// prints, on success or failure, even asked for every log (`RUST_LOG=trace`): runs that
+/// succeed (train, predict-free eval), that the server refuses (wrong secret, wrong key id)
+/// and that cannot connect.
+#[test]
+fn credentials_never_appear_in_output() {
+    let server = S3Server::start_with_bucket(BUCKET).expect("start s3s-fs");
+    let dir = tempfile::tempdir().unwrap();
+    features(&server, &dir.path().join("features"));
+    let token = "session-token-4f1c9e".to_string();
+    let with = |key: &'static str, value: String| {
+        let mut env = server.env();
+        env.retain(|(k, _)| *k != key);
+        env.push((key, value));
+        env.push(("AWS_SESSION_TOKEN", token.clone()));
+        env.push(("RUST_LOG", "trace".into()));
+        env
+    };
+    let out = dir.path().join("out");
+    let run = |env: &[(&str, String)], out: &Path| {
+        catclass(
+            &[
+                "train",
+                "s3://pets/features",
+                "Bengal",
+                "None",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            env,
+        )
+    };
+    let wrong_secret = "wrong-secret-0b7d2a".to_string();
+    let wrong_key = "AKIAWRONGKEY7Q2".to_string();
+    let outputs = [
+        run(&with("RUST_LOG", "trace".into()), &out),
+        run(
+            &with("AWS_SECRET_ACCESS_KEY", wrong_secret.clone()),
+            &dir.path().join("o2"),
+        ),
+        run(
+            &with("AWS_ACCESS_KEY_ID", wrong_key.clone()),
+            &dir.path().join("o3"),
+        ),
+        run(
+            &with("AWS_ENDPOINT_URL", "http://127.0.0.1:9".into()),
+            &dir.path().join("o4"),
+        ),
+    ];
+    assert!(outputs[0].status.success());
+    assert!(outputs[1..].iter().all(|o| !o.status.success()));
+    let eval = catclass(
+        &[
+            "eval",
+            &format!("{}/model.json", out.display()),
+            "s3://pets/features",
+            "--out",
+            dir.path().join("e").to_str().unwrap(),
+        ],
+        &with("RUST_LOG", "trace".into()),
+    );
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    for o in outputs.iter().chain([&eval]) {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for secret in [SECRET_KEY, ACCESS_KEY, &token, &wrong_secret, &wrong_key] {
+            assert!(!text.contains(secret), "{secret:?} printed:\n{text}");
+        }
+    }
+    // Nor in what was written.
+    for f in ["report.json", "model.json", "resultat.txt"] {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        assert!(!text.contains(SECRET_KEY) && !text.contains(&token), "{f}");
+    }
+}
