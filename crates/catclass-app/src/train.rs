@@ -539,6 +539,16 @@ pub fn train<E: Executor>(
     } else if let Some(w) = near_baseline_warning(&evaluation.metrics, &cfg.task) {
         warnings.push(w);
     }
+    let mut skipped: Vec<&String> = plan
+        .train_catalog
+        .skipped()
+        .iter()
+        .chain(plan.test_catalog.skipped())
+        .collect();
+    skipped.dedup();
+    for s in skipped {
+        warnings.push(format!("left out, cannot be listed: {s}"));
+    }
     if plan.test_unknown > 0 && cfg.task == Task::Multiclass {
         warnings.push(format!(
             "{} test row(s) of classes absent from training were left out",

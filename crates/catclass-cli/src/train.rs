@@ -452,7 +452,7 @@ pub fn print_summary(r: &TrainReport, written: &[String]) {
         r.run.timings.load_seconds, r.run.timings.train_seconds, r.run.timings.eval_seconds
     );
     for w in &r.run.warnings {
-        println!("  warning: {w}");
+        println!("  warning: {}", catclass_app::printable(w));
     }
     println!("  wrote {}", written.join(", "));
 }

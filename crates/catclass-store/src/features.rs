@@ -158,6 +158,7 @@ pub struct FeatureCatalog {
     location: Location,
     entries: Vec<FeatureEntry>,
     source: FeatureSource,
+    skipped: Vec<String>,
 }
 
 fn entry_of(location: &Location, name: String) -> Result<FeatureEntry> {
@@ -181,8 +182,9 @@ impl FeatureCatalog {
     pub async fn list_as(location: &Location, format: FeatureFormat) -> Result<Self> {
         let mut json_names = Vec::new();
         let mut has_shard = false;
-        for meta in location.list().await? {
-            let name = location.name_of(&meta);
+        let listing = location.list_skipping().await?;
+        for meta in &listing.objects {
+            let name = location.name_of(meta);
             if name == SHARD_FILE {
                 has_shard = true;
             } else if name.ends_with(".json") {
@@ -244,7 +246,14 @@ impl FeatureCatalog {
             location: location.clone(),
             entries,
             source,
+            skipped: listing.skipped,
         })
+    }
+
+    /// Entries of the location that could not be listed (each with why): left out, to be
+    /// reported by the caller.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     /// Where the rows are read from.

@@ -47,7 +47,7 @@ pub use error::{Result, StoreError};
 pub use features::{
     FeatureCatalog, FeatureEntry, FeatureFormat, FeatureSet, FeatureSource, Values, class_of,
 };
-pub use location::{Location, LocationKind};
+pub use location::{Listing, Location, LocationKind};
 pub use options::StoreOptions;
 pub use s3::{S3Credentials, S3Failure, S3FailureKind, S3Options};
 pub use shard::{FeatureModel, SHARD_FILE, ShardHeader};

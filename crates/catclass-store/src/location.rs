@@ -155,17 +155,50 @@ impl Location {
         }
     }
 
-    /// Lists the objects directly inside this location (not in sub-folders), sorted by name.
+    /// Lists the objects directly inside this location (not in sub-folders), sorted by name;
+    /// an entry that cannot be listed (e.g. a local file name that is not UTF-8) is an error.
+    /// [`Location::list_skipping`] lists the others and says which were left out.
     pub async fn list(&self) -> Result<Vec<ObjectMeta>> {
+        let listing = self.list_skipping().await?;
+        match listing.skipped.first() {
+            Some(first) => Err(StoreError::InvalidLocation {
+                location: self.display.clone(),
+                reason: format!("an entry cannot be listed: {first}"),
+            }),
+            None => Ok(listing.objects),
+        }
+    }
+
+    /// Lists the objects directly inside this location (not in sub-folders), sorted by name,
+    /// going on past entries that cannot be listed (a local file name that is not UTF-8):
+    /// those are in [`Listing::skipped`], each with why.
+    pub async fn list_skipping(&self) -> Result<Listing> {
         let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
-        let listing = self
-            .store
-            .list_with_delimiter(prefix)
-            .await
-            .map_err(|e| self.error(self.display.clone(), e))?;
-        let mut objects = listing.objects;
-        objects.sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
-        Ok(objects)
+        let mut listing = Listing::default();
+        if let LocationKind::Local(folder) = &self.kind {
+            // object_store's local listing stops at the first bad name (and drops the rest):
+            // the folder is read here, going on past them.
+            let folder = folder.clone();
+            let location = self.display.clone();
+            listing = tokio::task::spawn_blocking(move || list_folder(&folder))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+                .map_err(|source| match source.kind() {
+                    std::io::ErrorKind::NotFound => StoreError::NotFound { location },
+                    _ => StoreError::Io { location, source },
+                })?;
+        } else {
+            listing.objects = self
+                .store
+                .list_with_delimiter(prefix)
+                .await
+                .map_err(|e| self.error(self.display.clone(), e))?
+                .objects;
+        }
+        listing
+            .objects
+            .sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
+        Ok(listing)
     }
 
     /// The name of an object relative to this location.
@@ -302,6 +335,66 @@ impl Location {
             .map(|_| ())
             .map_err(|e| self.error(self.describe(name), e))
     }
+}
+
+/// What [`Location::list_skipping`] found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The objects, sorted by name.
+    pub objects: Vec<ObjectMeta>,
+    /// The entries left out, each with why.
+    pub skipped: Vec<String>,
+}
+
+/// The regular files directly in `folder` (symbolic links followed), and the entries left out:
+/// names that are not UTF-8, entries that cannot be read.
+fn list_folder(folder: &std::path::Path) -> std::io::Result<Listing> {
+    let mut listing = Listing::default();
+    for entry in std::fs::read_dir(folder)? {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                listing.skipped.push(format!("{}: {e}", folder.display()));
+                continue;
+            }
+        };
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            listing
+                .skipped
+                .push(format!("{}: the file name is not UTF-8", path.display()));
+            continue;
+        };
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                listing.skipped.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        // The name as object_store's own listing gives it (not percent-encoded).
+        let location = match Path::parse(&name) {
+            Ok(p) => p,
+            Err(e) => {
+                listing.skipped.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
+        listing.objects.push(ObjectMeta {
+            location,
+            last_modified: meta
+                .modified()
+                .map(chrono::DateTime::<chrono::Utc>::from)
+                .unwrap_or_default(),
+            size: meta.len(),
+            e_tag: None,
+            version: None,
+        });
+    }
+    Ok(listing)
 }
 
 /// Objects larger than this are uploaded in parts of this size (S3 takes at most 5 GB in one

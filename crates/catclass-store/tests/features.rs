@@ -138,3 +138,33 @@ fn any_object_store_works_like_a_folder() {
         assert_eq!(set.values, Values::F32(vec![1.0, 2.0, 3.0, 4.0]));
     });
 }
+
+/// A local folder with an entry that cannot be listed (a name that is not UTF-8): the others
+/// are listed and read, the entry is reported; `list` refuses it by name.
+#[test]
+fn an_unlistable_name_is_reported_and_the_rest_listed() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cat_1.jpg.json"), "[1.0, 0.0]").unwrap();
+    std::fs::write(dir.path().join("dog_1.jpg.json"), "[0.0, 1.0]").unwrap();
+    let bad = std::ffi::OsStr::from_bytes(b"\xff\xfe.json");
+    std::fs::write(dir.path().join(bad), "[0.5, 0.5]").unwrap();
+    let loc = catclass_store::Location::local(dir.path(), false).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listing = rt.block_on(loc.list_skipping()).unwrap();
+    let names: Vec<String> = listing.objects.iter().map(|m| loc.name_of(m)).collect();
+    assert_eq!(names, ["cat_1.jpg.json", "dog_1.jpg.json"]);
+    assert_eq!(listing.skipped.len(), 1);
+    assert!(
+        listing.skipped[0].contains("not UTF-8"),
+        "{:?}",
+        listing.skipped
+    );
+    let catalog = rt
+        .block_on(catclass_store::FeatureCatalog::list(&loc))
+        .unwrap();
+    assert_eq!(catalog.entries().len(), 2);
+    assert_eq!(catalog.skipped().len(), 1);
+    let err = rt.block_on(loc.list()).unwrap_err();
+    assert!(err.to_string().contains("not UTF-8"), "{err}");
+}
