@@ -1,0 +1,152 @@
+//! `catclass extract` and `catclass train` killed (SIGKILL) at many points while writing into
+//! the same folder: every file there is always whole, and the run that finishes writes the
+//! same bytes as a run never interrupted.
+
+mod common;
+
+use catclass_app::photos::photo_variants;
+use common::{assert_success, features};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn catclass(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_catclass"));
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd
+}
+
+/// Starts `cmd`, kills it after `after` (if still running); says whether it was killed.
+fn kill_after(mut cmd: Command, after: Duration) -> bool {
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(after);
+    let killed = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    child.wait().unwrap();
+    killed
+}
+
+/// Every file in `dir` (not the hidden temporary ones): name -> bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return BTreeMap::new();
+    };
+    entries
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .filter(|(n, _)| !n.starts_with('.'))
+        .collect()
+}
+
+/// Each JSON file of `dir` parses whole (a feature file, a report, a model, the manifest).
+fn all_whole(dir: &Path) {
+    for (name, bytes) in files(dir) {
+        if name.ends_with(".json") || name.ends_with(".manifest") {
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .unwrap_or_else(|e| panic!("{name} is not whole after a kill: {e}"));
+        }
+    }
+}
+
+/// Kills at 0, 10, 20, ... ms into each run (`points` of them), checking the folder after each.
+fn kill_at_many_points(args: &[&str], out: &Path, points: u64) -> usize {
+    let mut killed = 0;
+    for i in 0..points {
+        if kill_after(catclass(args), Duration::from_millis(i * 10)) {
+            killed += 1;
+        }
+        all_whole(out);
+    }
+    killed
+}
+
+#[test]
+fn extract_killed_anywhere_leaves_whole_files_and_resumes_to_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = tmp.path().join("images");
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/images");
+    let (cat, dog) = (
+        testdata.join("chelsea.jpg"),
+        testdata.join("darknet-dog.jpg"),
+    );
+    photo_variants(&[(&cat, "cat"), (&dog, "dog")], 8, 5, &images).unwrap();
+    let (clean, killed_dir): (PathBuf, PathBuf) =
+        (tmp.path().join("clean"), tmp.path().join("killed"));
+    let args = |out: &Path| {
+        vec![
+            "extract".to_string(),
+            images.to_string_lossy().into_owned(),
+            "--out".into(),
+            out.to_string_lossy().into_owned(),
+            "--threads".into(),
+            "1".into(),
+        ]
+    };
+    let clean_args = args(&clean);
+    let clean_args: Vec<&str> = clean_args.iter().map(String::as_str).collect();
+    assert_success(
+        "clean extract",
+        &catclass(&clean_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap(),
+    );
+    let kill_args = args(&killed_dir);
+    let kill_args: Vec<&str> = kill_args.iter().map(String::as_str).collect();
+    let killed = kill_at_many_points(&kill_args, &killed_dir, 30);
+    assert!(
+        killed >= 5,
+        "only {killed} runs were still going when killed"
+    );
+    assert_success(
+        "the run after the kills",
+        &catclass(&kill_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        files(&killed_dir),
+        files(&clean),
+        "resumed output differs from a clean run's"
+    );
+}
+
+#[test]
+fn train_killed_anywhere_leaves_whole_files_and_reruns_to_the_same_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = features(tmp.path(), 5, 512);
+    let (clean, killed_dir) = (tmp.path().join("clean"), tmp.path().join("killed"));
+    let args = |out: &Path| -> Vec<String> {
+        ["train", &f, "--multiclass", "--out"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([out.to_string_lossy().into_owned()])
+            .collect()
+    };
+    let run = |a: &[String]| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        catclass(&a)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+    };
+    assert_success("clean train", &run(&args(&clean)));
+    let kill_args = args(&killed_dir);
+    let kill_args: Vec<&str> = kill_args.iter().map(String::as_str).collect();
+    kill_at_many_points(&kill_args, &killed_dir, 20);
+    assert_success("the run after the kills", &run(&args(&killed_dir)));
+    let (a, b) = (files(&clean), files(&killed_dir));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    assert_eq!(a["model.json"], b["model.json"], "the model differs");
+}
