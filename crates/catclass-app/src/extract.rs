@@ -406,11 +406,30 @@ pub fn is_image_name(name: &str) -> bool {
 }
 
 /// Lists the images of `specs` (each a file or a folder), sorted by name; two images with the
-/// same file name (they would write the same feature file) are refused.
+/// same file name (they would write the same feature file) are refused, and so is a folder
+/// entry that cannot be listed ([`list_images_reporting`] goes on past those).
 pub async fn list_images(
     specs: &[String],
     store: &StoreOptions,
 ) -> Result<Vec<ImageRef>, AppError> {
+    let (images, unlisted) = list_images_reporting(specs, store).await?;
+    match unlisted.into_iter().next() {
+        Some(entry) => Err(catclass_store::StoreError::InvalidLocation {
+            location: specs.join(" "),
+            reason: format!("an entry cannot be listed: {entry}"),
+        }
+        .into()),
+        None => Ok(images),
+    }
+}
+
+/// Like [`list_images`], going on past folder entries that cannot be listed (a file name that
+/// is not UTF-8, or that an object store cannot hold): returned apart, each with why.
+pub async fn list_images_reporting(
+    specs: &[String],
+    store: &StoreOptions,
+) -> Result<(Vec<ImageRef>, Vec<String>), AppError> {
+    let mut unlisted = Vec::new();
     let mut images = Vec::new();
     for spec in specs {
         let local_dir = !spec.contains("://") && std::path::Path::new(spec).is_dir();
@@ -421,8 +440,10 @@ pub async fn list_images(
         } else {
             let location = crate::location::open(spec, store)?;
             let before = images.len();
-            for meta in location.list().await? {
-                let name = location.name_of(&meta);
+            let listing = location.list_skipping().await?;
+            unlisted.extend(listing.skipped);
+            for meta in &listing.objects {
+                let name = location.name_of(meta);
                 if is_image_name(&name) {
                     images.push(ImageRef {
                         location: location.clone(),
@@ -451,7 +472,7 @@ pub async fn list_images(
     if images.is_empty() {
         return Err(ExtractFailure::NothingGiven.into());
     }
-    Ok(images)
+    Ok((images, unlisted))
 }
 
 /// The content of [`MANIFEST_FILE`].
@@ -629,7 +650,13 @@ pub fn extract<E: Executor, F: FeatureSource>(
     // Every rank lists and checks the same things; nobody writes a feature file before all
     // have (the agreement below is the barrier), so all ranks see the same work.
     let planned = crate::blocking::block_on(async {
-        let images = list_images(&cfg.images, &cfg.store).await?;
+        // With fail-fast an entry that cannot be listed stops the run like a bad image;
+        // otherwise it counts as a failed image, named once (by rank 0).
+        let (images, unlisted) = if cfg.fail_fast {
+            (list_images(&cfg.images, &cfg.store).await?, Vec::new())
+        } else {
+            list_images_reporting(&cfg.images, &cfg.store).await?
+        };
         let out = crate::location::create(&cfg.out, &cfg.store)?;
         let recorded = check_manifest(&out, &loaded.record, false).await?;
         // Invalid outputs of this run's images are redone; others are the shard's concern.
@@ -643,10 +670,10 @@ pub fn extract<E: Executor, F: FeatureSource>(
             }
             .into());
         }
-        Ok::<_, AppError>((images, out, existing))
+        Ok::<_, AppError>((images, unlisted, out, existing))
     });
     exec.agree(planned.as_ref().err().map(ToString::to_string))?;
-    let (images, out, mut existing) = planned?;
+    let (images, unlisted, out, mut existing) = planned?;
     if rank == 0 {
         let written = crate::blocking::block_on(check_manifest(&out, &loaded.record, true));
         exec.agree(written.as_ref().err().map(ToString::to_string))?;
@@ -672,7 +699,7 @@ pub fn extract<E: Executor, F: FeatureSource>(
     let mine = exec.local_blocks(todo.len());
     let mine = &todo[mine];
     progress(ExtractProgress::Planned {
-        images: images.len(),
+        images: images.len() + unlisted.len(),
         already_done,
         local_todo: mine.len(),
     });
@@ -687,9 +714,18 @@ pub fn extract<E: Executor, F: FeatureSource>(
         .with_batch(cfg.batch)
         .with_threads(threads);
     let (summary, written, write_error) = run_local(cfg, &extractor, &out, mine, progress);
+    let unlisted_here = if rank == 0 { unlisted.len() } else { 0 };
+    for entry in unlisted.iter().take(unlisted_here) {
+        progress(ExtractProgress::Image {
+            image: entry.clone(),
+            error: Some(format!(
+                "{entry} (left out: this folder entry cannot be listed)"
+            )),
+        });
+    }
     let local = [
         summary.ok as u64,
-        summary.failed as u64,
+        (summary.failed + unlisted_here) as u64,
         summary.skipped as u64,
     ];
     exec.agree(write_error.as_ref().map(ToString::to_string))?;
@@ -750,7 +786,7 @@ pub fn extract<E: Executor, F: FeatureSource>(
     Ok(ExtractReport {
         out: out.to_string(),
         feature_model: loaded.record,
-        images: images.len(),
+        images: images.len() + unlisted.len(),
         already_done,
         extracted,
         failed,

@@ -338,3 +338,35 @@ fn unrecorded_feature_files_are_not_adopted() {
         catclass_svm::store::feature_json::to_json(&values)
     );
 }
+
+/// A folder entry that cannot be listed (a name that is not UTF-8) is one failed image, named:
+/// the others are extracted, the exit is 3; with `--fail-fast` the run stops before any work.
+#[test]
+fn an_unlistable_image_fails_alone() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let images = tmp.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    std::fs::copy(testdata("images/chelsea.jpg"), images.join("cat_1.jpg")).unwrap();
+    std::fs::copy(testdata("images/darknet-dog.jpg"), images.join("dog_1.jpg")).unwrap();
+    let bad = std::ffi::OsStr::from_bytes(b"cat_\xff.jpg");
+    std::fs::copy(testdata("images/chelsea.jpg"), images.join(bad)).unwrap();
+    let out = tmp.path().join("out");
+    let o = catclass(&["extract", p(&images), "--out", p(&out)]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("not UTF-8") && stderr.contains("left out"),
+        "{stderr}"
+    );
+    assert!(out.join("cat_1.jpg.json").is_file() && out.join("dog_1.jpg.json").is_file());
+    let strict = tmp.path().join("strict");
+    let o = catclass(&["extract", p(&images), "--out", p(&strict), "--fail-fast"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!strict.join("cat_1.jpg.json").exists());
+}
