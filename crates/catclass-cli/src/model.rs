@@ -34,11 +34,20 @@ enum ModelAction {
     Path,
 }
 
+/// What `catclass model` did with the network's file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Action {
+    /// Installed it.
+    Installed,
+    /// Found it (`model path`).
+    Found,
+}
+
 /// The `--json` summary: the network's file.
 #[derive(Debug, serde::Serialize)]
 struct ModelFile {
-    /// `installed` or `found`.
-    action: &'static str,
+    action: Action,
     /// Its path.
     path: PathBuf,
 }
@@ -57,7 +66,7 @@ pub fn run(args: ModelArgs, output: Output) -> Result<()> {
             };
             let path = catclass_app::network::install(&source, dir.as_deref(), &opts)?;
             ModelFile {
-                action: "installed",
+                action: Action::Installed,
                 path,
             }
         }
@@ -66,13 +75,13 @@ pub fn run(args: ModelArgs, output: Output) -> Result<()> {
             let path = search.find()?;
             search.load()?;
             ModelFile {
-                action: "found",
+                action: Action::Found,
                 path,
             }
         }
     };
     output.report(&summary, || match summary.action {
-        "installed" => println!("installed {}", summary.path.display()),
-        _ => println!("{}", summary.path.display()),
+        Action::Installed => println!("installed {}", summary.path.display()),
+        Action::Found => println!("{}", summary.path.display()),
     })
 }
