@@ -714,8 +714,9 @@ pub fn extract<E: Executor, F: FeatureSource>(
         .with_batch(cfg.batch)
         .with_threads(threads);
     let (summary, written, write_error) = run_local(cfg, &extractor, &out, mine, progress);
-    let unlisted_here = if rank == 0 { unlisted.len() } else { 0 };
-    for entry in unlisted.iter().take(unlisted_here) {
+    // Every rank listed the same entries: rank 0 alone names and counts them.
+    let unlisted_here: &[String] = if rank == 0 { &unlisted } else { &[] };
+    for entry in unlisted_here {
         progress(ExtractProgress::Image {
             image: entry.clone(),
             error: Some(format!(
@@ -725,7 +726,7 @@ pub fn extract<E: Executor, F: FeatureSource>(
     }
     let local = [
         summary.ok as u64,
-        (summary.failed + unlisted_here) as u64,
+        (summary.failed + unlisted_here.len()) as u64,
         summary.skipped as u64,
     ];
     exec.agree(write_error.as_ref().map(ToString::to_string))?;
