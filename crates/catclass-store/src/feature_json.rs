@@ -73,43 +73,146 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// End of a JSON number token starting at `i` (strict grammar), or `None` if there is none.
-fn json_number_end(b: &[u8], start: usize) -> Option<usize> {
-    let mut i = start;
-    if b.get(i) == Some(&b'-') {
+/// Exact powers of ten as `f64` (10^0 ..= 10^22 are exactly representable).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Scans a run of ASCII digits from `i`, folding up to 19 significant digits into `m`;
+/// returns the end of the run and how many digits it had.
+#[inline(always)]
+fn digits(b: &[u8], mut i: usize, m: &mut u64, kept: &mut u32) -> (usize, usize) {
+    let start = i;
+    // Eight digits at a time while they last (SWAR: one load, one check, three multiplies).
+    while *kept + 8 <= 19 {
+        let Some(chunk) = b.get(i..i + 8) else { break };
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let low = word.wrapping_sub(0x3030_3030_3030_3030);
+        let high = word.wrapping_add(0x4646_4646_4646_4646);
+        if (low | high) & 0x8080_8080_8080_8080 != 0 {
+            break;
+        }
+        // low holds eight values 0..=9, the first digit in the lowest byte.
+        let pairs = (low.wrapping_mul(10) + (low >> 8)) & 0x00ff_00ff_00ff_00ff;
+        let quads = (pairs.wrapping_mul(100) + (pairs >> 16)) & 0x0000_ffff_0000_ffff;
+        let eight = quads.wrapping_mul(10000) + (quads >> 32);
+        *m = *m * 100_000_000 + (eight & 0xffff_ffff);
+        *kept += 8;
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if *kept < 19 {
+            *m = *m * 10 + u64::from(d);
+            *kept += 1;
+        }
         i += 1;
     }
+    (i, i - start)
+}
+
+/// `m / 10^e` correctly rounded (to nearest, ties to even), for `1 <= m < 2^64` and
+/// `1 <= e <= 22`: one 128-bit division gives at least 54 quotient bits, the remainder the
+/// sticky bit. (Python writes most `float32` values with 17 digits, past Clinger's fast path.)
+#[inline]
+fn divided_by_power_of_ten(m: u64, e: u32) -> f64 {
+    let d = 10u128.pow(e);
+    let shift = u128::from(m).leading_zeros();
+    let n = u128::from(m) << shift;
+    let (q, r) = (n / d, n % d);
+    // n >= 2^127 and d < 2^74: q has 54 to 128 bits.
+    let bits = 128 - q.leading_zeros();
+    let dropped = bits - 53;
+    let mut mantissa = (q >> dropped) as u64;
+    let half = 1u128 << (dropped - 1);
+    let low = q & ((half << 1) - 1);
+    if low > half || (low == half && (r != 0 || mantissa & 1 == 1)) {
+        mantissa += 1;
+    }
+    // m / 10^e >= 1e-22: a normal double, so the power of two is exact and so is the product.
+    let exponent = dropped as i32 - shift as i32;
+    mantissa as f64 * f64::from_bits(((1023 + exponent) as u64) << 52)
+}
+
+/// One JSON number at `start` (strict grammar): its value and end, `Ok(None)` if there is no
+/// number there. Correctly rounded: Clinger's exact fast path when the digits and the power of
+/// ten are both exact doubles (most of Python's output for `float32` values), otherwise the
+/// token goes to `fast_float2`.
+#[inline(always)]
+fn number(b: &[u8], start: usize) -> Option<(f64, usize)> {
+    let mut i = start;
+    let negative = b.get(i) == Some(&b'-');
+    if negative {
+        i += 1;
+    }
+    let mut m = 0u64;
+    let mut kept = 0u32;
+    // Digits past the 19th: the value is then left to the full algorithm.
+    let mut exact = true;
     match b.get(i) {
         Some(b'0') => i += 1,
         Some(b'1'..=b'9') => {
-            while matches!(b.get(i), Some(b'0'..=b'9')) {
-                i += 1;
-            }
+            let (end, n) = digits(b, i, &mut m, &mut kept);
+            exact &= n == kept as usize;
+            i = end;
         }
         _ => return None,
     }
+    let mut scale: i64 = 0;
     if b.get(i) == Some(&b'.') {
         i += 1;
-        if !matches!(b.get(i), Some(b'0'..=b'9')) {
+        let before = kept;
+        let (end, n) = digits(b, i, &mut m, &mut kept);
+        if n == 0 {
             return None;
         }
-        while matches!(b.get(i), Some(b'0'..=b'9')) {
-            i += 1;
-        }
+        // Leading zeros of a fraction (`0.000123`) are not significant digits, but folding
+        // them into `m` is harmless: they only add to the count kept.
+        exact &= n == (kept - before) as usize;
+        scale = -((kept - before) as i64);
+        i = end;
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
+        let mut exp_negative = false;
+        if let Some(&c @ (b'+' | b'-')) = b.get(i) {
+            exp_negative = c == b'-';
             i += 1;
         }
-        if !matches!(b.get(i), Some(b'0'..=b'9')) {
+        let mut e: i64 = 0;
+        let begin = i;
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            e = (e * 10 + i64::from(d)).min(1 << 40);
+            i += 1;
+        }
+        if i == begin {
             return None;
         }
-        while matches!(b.get(i), Some(b'0'..=b'9')) {
-            i += 1;
-        }
+        scale += if exp_negative { -e } else { e };
     }
-    Some(i)
+    let value = if m == 0 && exact {
+        0.0
+    } else if exact && m <= 1 << 53 && (-22..=22).contains(&scale) {
+        let m = m as f64;
+        if scale >= 0 {
+            m * POW10[scale as usize]
+        } else {
+            m / POW10[(-scale) as usize]
+        }
+    } else if exact && (-22..0).contains(&scale) {
+        divided_by_power_of_ten(m, (-scale) as u32)
+    } else {
+        fast_float2::parse(&b[start + usize::from(negative)..i]).ok()?
+    };
+    Some((if negative { -value } else { value }, i))
 }
 
 fn describe(b: &[u8], pos: usize) -> String {
@@ -145,7 +248,7 @@ pub fn parse_into(bytes: &[u8], out: &mut Vec<f64>) -> Result<(), FeatureFileErr
         if i == b.len() {
             return Err(FeatureFileError::Truncated(i));
         }
-        let Some(end) = json_number_end(b, i) else {
+        let Some((v, end)) = number(b, i) else {
             let token = describe(b, i);
             let bare = token.trim_start_matches('-');
             if bare.starts_with("NaN") || bare.starts_with("Infinity") {
@@ -160,10 +263,6 @@ pub fn parse_into(bytes: &[u8], out: &mut Vec<f64>) -> Result<(), FeatureFileErr
                 found: token,
             });
         };
-        let v: f64 = fast_float2::parse(&b[i..end]).map_err(|_| FeatureFileError::NotANumber {
-            pos: i,
-            found: describe(b, i),
-        })?;
         if !v.is_finite() {
             return Err(FeatureFileError::OutOfRange {
                 pos: i,
@@ -274,6 +373,116 @@ mod tests {
             Err(FeatureFileError::OutOfRange { .. })
         ));
         assert_eq!(parse(b"[]"), Err(FeatureFileError::NoValues));
+    }
+
+    /// What serde_json (correctly rounded with `float_roundtrip`, strict grammar) makes of a
+    /// token alone: the reference for [`number`].
+    fn reference(token: &str) -> Option<f64> {
+        serde_json::from_str::<f64>(token).ok()
+    }
+
+    fn ours(token: &str) -> Option<f64> {
+        match parse(format!("[{token}]").as_bytes()) {
+            Ok(v) => Some(v[0]),
+            Err(_) => None,
+        }
+    }
+
+    #[test]
+    fn numbers_read_as_serde_json_reads_them() {
+        for token in [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "12345678",
+            "123456789",
+            "1234567890123456789",
+            "12345678901234567890",
+            "9007199254740993",
+            "9007199254740992",
+            "0.1",
+            "0.30000000000000004",
+            "1.2345678806304932",
+            "2.908693790435791",
+            "3e-05",
+            "3E+05",
+            "1e22",
+            "1e23",
+            "8.98846567431158e307",
+            "2.2250738585072011e-308",
+            "4.9e-324",
+            "1e-400",
+            "5e-324",
+            "0.000000000000000000000000000001234567890123456789",
+            "123456789012345678901234567890e-10",
+            "00",
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "-",
+            "1e",
+            "1e+",
+            "0x10",
+            "1_0",
+            "1.5e3.2",
+            "12345678.12345678",
+            "0.12345678",
+            "99999999999999999999",
+        ] {
+            let want = reference(token);
+            let got = ours(token);
+            assert_eq!(
+                got.map(f64::to_bits),
+                want.filter(|v| v.is_finite()).map(f64::to_bits),
+                "{token}: ours {got:?}, serde_json {want:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn any_number_token_reads_as_serde_json_reads_it(
+            token in "-?(0|[1-9][0-9]{0,24})(\\.[0-9]{1,24})?([eE][+-]?[0-9]{1,3})?"
+        ) {
+            let want = reference(&token).filter(|v| v.is_finite());
+            proptest::prop_assert_eq!(ours(&token).map(f64::to_bits), want.map(f64::to_bits),
+                                      "{}", token);
+        }
+
+        #[test]
+        fn long_fractions_read_as_serde_json_reads_them(
+            int in 0u64..100, frac in proptest::prelude::any::<u64>(), width in 1usize..=22,
+            negative in proptest::prelude::any::<bool>()
+        ) {
+            let frac = format!("{frac:0>22}");
+            let token = format!("{}{int}.{}", if negative { "-" } else { "" }, &frac[..width]);
+            let want = reference(&token);
+            proptest::prop_assert_eq!(ours(&token).map(f64::to_bits), want.map(f64::to_bits),
+                                      "{}", token);
+        }
+
+        #[test]
+        fn any_short_string_is_read_as_serde_json_reads_it(token in "[-+0-9.eE]{1,12}") {
+            let want = reference(&token).filter(|v| v.is_finite());
+            proptest::prop_assert_eq!(ours(&token).map(f64::to_bits), want.map(f64::to_bits),
+                                      "{}", token);
+        }
+
+        #[test]
+        fn every_f32_and_f64_comes_back(bits in proptest::prelude::any::<u64>(),
+                                        small in proptest::prelude::any::<u32>()) {
+            for x in [f64::from_bits(bits), f64::from(f32::from_bits(small))] {
+                if x.is_finite() {
+                    let back = parse(to_json(&[x]).as_bytes()).unwrap();
+                    proptest::prop_assert_eq!(back[0].to_bits(), x.to_bits());
+                }
+            }
+        }
     }
 
     #[test]

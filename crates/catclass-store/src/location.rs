@@ -250,6 +250,14 @@ impl Location {
         if result.meta.size > max {
             return Err(too_large(result.meta.size));
         }
+        if matches!(result.payload, object_store::GetResultPayload::File(..)) {
+            // A local file: one blocking read of the size just checked (its stream would make
+            // one blocking task per 8 KiB chunk).
+            return result
+                .bytes()
+                .await
+                .map_err(|e| self.error(self.describe(name), e));
+        }
         let mut bytes = Vec::with_capacity(result.meta.size as usize);
         let mut body = result.into_stream();
         while let Some(chunk) = body.next().await {
