@@ -94,6 +94,15 @@ pub enum AppError {
         /// Where.
         location: String,
     },
+    /// A feature cache asked of a run spread over several processes (each reads only its
+    /// own rows).
+    #[error("{cache}: a feature cache is kept by one process, not by {ranks}")]
+    CacheInCluster {
+        /// The cache.
+        cache: String,
+        /// Processes of the run.
+        ranks: usize,
+    },
     /// Sweep settings refused.
     #[error("sweep: {0}")]
     Sweep(#[from] sweep::SweepError),

@@ -261,6 +261,7 @@ mod tests {
                 seed: 5,
                 solver: solver.reseeded(5).unwrap(),
                 store: StoreOptions::default(),
+                cache: None,
             },
             &ThreadPool::new(2).unwrap(),
             &|_| {},

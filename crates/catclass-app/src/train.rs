@@ -14,7 +14,9 @@ use crate::{AppError, Executor};
 use catclass_sgd::ROWS_PER_BLOCK;
 use catclass_sgd::reduce::block_count;
 use catclass_store::documents::{write_json, write_text};
-use catclass_store::{FeatureCatalog, FeatureEntry, FeatureSet, Location, StoreOptions};
+use catclass_store::{
+    FeatureCache, FeatureCatalog, FeatureEntry, FeatureSet, Location, StoreOptions,
+};
 use catclass_svm::metrics::{BinaryMetrics, Confusion, MulticlassMetrics};
 use catclass_svm::model_file::{
     ClassModel, MODEL_FORMAT, MODEL_VERSION, ModelFile, MulticlassModelFile, MulticlassTask,
@@ -52,6 +54,9 @@ pub struct TrainConfig {
     pub solver: Solver,
     /// Store options (S3 endpoint, read concurrency, feature format).
     pub store: StoreOptions,
+    /// A file (local path or `s3://`) that caches the training features' JSON files as one
+    /// shard, used while the folder lists the same files ([`FeatureCatalog::cached`]).
+    pub cache: Option<String>,
 }
 
 /// Stages reported to a progress callback.
@@ -375,6 +380,29 @@ pub async fn plan(cfg: &TrainConfig) -> Result<Plan, AppError> {
     })
 }
 
+/// `catalog` reading through the cache `file` (written when missing or stale, with progress).
+async fn through_cache(
+    catalog: FeatureCatalog,
+    file: &str,
+    store: &StoreOptions,
+    progress: &(dyn Fn(Stage) + Sync),
+) -> Result<FeatureCatalog, AppError> {
+    let (folder, name) = catclass_store::documents::split_file(file);
+    let cache = FeatureCache::new(crate::location::create(&folder, store)?, name);
+    // A bar only when the files are read (a fresh cache reads none of them).
+    let files = catalog.entries().len();
+    let shown = std::sync::atomic::AtomicBool::new(false);
+    let (catalog, _) = catalog
+        .cached(&cache, store.concurrency, &|done| {
+            if !shown.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                progress(Stage::Listed { files });
+            }
+            progress(Stage::Read { done });
+        })
+        .await?;
+    Ok(catalog)
+}
+
 /// Reads `entries` of `catalog`, checking their length against `reference` (dimension, file).
 async fn read_checked(
     catalog: &FeatureCatalog,
@@ -456,7 +484,21 @@ pub fn train<E: Executor>(
     // Every rank lists; all of them must succeed before any waits on another.
     let planned = crate::blocking::block_on(plan(cfg));
     exec.agree(planned.as_ref().err().map(ToString::to_string))?;
-    let plan = planned?;
+    let mut plan = planned?;
+    if let Some(file) = &cfg.cache {
+        if exec.ranks() > 1 {
+            return Err(AppError::CacheInCluster {
+                cache: file.clone(),
+                ranks: exec.ranks(),
+            });
+        }
+        let catalog = plan.train_catalog.clone();
+        let cached = crate::blocking::block_on(through_cache(catalog, file, &cfg.store, progress))?;
+        if matches!(cfg.test, TestRows::Split { .. }) {
+            plan.test_catalog = cached.clone();
+        }
+        plan.train_catalog = cached;
+    }
     let files =
         |entries: &[FeatureEntry]| entries.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
     exec.same_plan(
@@ -864,6 +906,7 @@ mod tests {
             seed: 9,
             solver: solver.clone(),
             store: StoreOptions::default(),
+            cache: None,
         }
     }
 

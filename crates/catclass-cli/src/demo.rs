@@ -149,6 +149,7 @@ pub fn run(args: DemoArgs, output: Output) -> Result<()> {
             seed: args.seed,
             solver: args.solver.solver(args.seed)?,
             store: store.clone(),
+            cache: None,
         };
         say!(output);
         say!(

@@ -152,6 +152,7 @@ pub fn run(
             seed,
             solver: Solver::MllibSgd(SvmSgd::params().iterations(100).check()?),
             store: store.clone(),
+            cache: None,
         },
         pool,
         &|_| {},

@@ -22,6 +22,9 @@ impl StageBar {
         let mut guard = self.bar.lock().unwrap_or_else(|e| e.into_inner());
         match stage {
             Stage::Listed { files } => {
+                if let Some(old) = guard.take() {
+                    old.finish_and_clear();
+                }
                 let bar = ProgressBar::new(files as u64);
                 bar.set_style(
                     ProgressStyle::with_template(

@@ -48,6 +48,11 @@ pub struct TrainArgs {
     /// Train on all of FEATURES and test on this location instead of splitting.
     #[arg(long)]
     pub test_features: Option<String>,
+    /// Keep FEATURES' JSON files in this one file (a safetensors shard; a path or s3://) and
+    /// read them from it next time, while the folder lists the same files (names, sizes,
+    /// modification times); a stale or damaged cache is never read, but rewritten.
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<String>,
     /// Where to write resultat.txt, report.json and model.json.
     #[arg(long, default_value = ".")]
     pub out: String,
@@ -280,6 +285,7 @@ fn config(args: &TrainArgs) -> Result<TrainConfig> {
         seed: args.seed,
         solver: args.solver.solver(args.seed)?,
         store: args.run.store(),
+        cache: args.cache.clone(),
     })
 }
 

@@ -608,3 +608,48 @@ fn dcd_summaries_count_epochs() {
     let epochs = report["epochs"].as_u64().unwrap();
     assert!(text.contains(&format!("DCD: {epochs} epochs")), "{text}");
 }
+
+#[test]
+fn a_feature_cache_gives_the_same_model_and_follows_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = features(dir.path(), 3, 16);
+    let cache = dir.path().join("cache").join("pets.safetensors");
+    let train = |cache_flag: bool| {
+        let out = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "train",
+            &data,
+            "--multiclass",
+            "--out",
+            out.path().to_str().unwrap(),
+        ];
+        if cache_flag {
+            args.extend(["--cache", cache.to_str().unwrap()]);
+        }
+        ok(&args);
+        let mut model = json(&out.path().join("model.json"));
+        let source = model["training"]["feature_source"].take();
+        (model, source)
+    };
+    let (plain, source) = train(false);
+    assert_eq!(source, "json");
+    // First run: the files are read and the cache written; then it is read instead.
+    let (first, source) = train(true);
+    assert_eq!((&first, source.as_str()), (&plain, Some("json")));
+    assert!(cache.is_file());
+    let (second, source) = train(true);
+    assert_eq!(second, plain);
+    assert!(source.as_str().unwrap().starts_with("cache "), "{source}");
+    // A file removed: the cache is stale, the folder is read again.
+    let removed = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    std::fs::remove_file(removed).unwrap();
+    let (after, source) = train(true);
+    assert_eq!(source, "json");
+    assert_ne!(after, plain);
+    assert_eq!(train(false).0, after);
+    assert!(train(true).1.as_str().unwrap().starts_with("cache "));
+}

@@ -143,10 +143,20 @@ pub enum FeatureSource {
     Json,
     /// Rows of a shard.
     Shard {
-        /// The shard's object name in the location.
+        /// Where the shard is: the folder itself, or a cache elsewhere
+        /// ([`FeatureCatalog::cached`]).
+        location: Location,
+        /// The shard's object name in `location`.
         file: String,
         /// Its header.
         header: Arc<ShardHeader>,
+        /// Row of each feature file name.
+        rows: Arc<HashMap<String, usize>>,
+    },
+    /// Rows already read (every file of the folder), held in memory.
+    Held {
+        /// All the rows.
+        set: Arc<FeatureSet>,
         /// Row of each feature file name.
         rows: Arc<HashMap<String, usize>>,
     },
@@ -159,6 +169,9 @@ pub struct FeatureCatalog {
     entries: Vec<FeatureEntry>,
     source: FeatureSource,
     skipped: Vec<String>,
+    /// Of the JSON files listed (names, sizes, modification times, ETags), when they are
+    /// the source.
+    fingerprint: Option<String>,
 }
 
 fn entry_of(location: &Location, name: String) -> Result<FeatureEntry> {
@@ -181,6 +194,7 @@ impl FeatureCatalog {
     /// sorted by name (code-point order), whichever the source.
     pub async fn list_as(location: &Location, format: FeatureFormat) -> Result<Self> {
         let mut json_names = Vec::new();
+        let mut json_metas = Vec::new();
         let mut has_shard = false;
         let listing = location.list_skipping().await?;
         for meta in &listing.objects {
@@ -188,10 +202,12 @@ impl FeatureCatalog {
             if name == SHARD_FILE {
                 has_shard = true;
             } else if name.ends_with(".json") {
+                json_metas.push((name.clone(), meta));
                 json_names.push(name);
             }
         }
         json_names.sort();
+        json_metas.sort_by(|a, b| a.0.cmp(&b.0));
         let use_shard = match format {
             FeatureFormat::Json => false,
             FeatureFormat::Shard if !has_shard => {
@@ -224,6 +240,7 @@ impl FeatureCatalog {
                     });
                 }
                 let source = FeatureSource::Shard {
+                    location: location.clone(),
                     file: SHARD_FILE.to_string(),
                     header: Arc::new(header),
                     rows: Arc::new(rows),
@@ -242,11 +259,14 @@ impl FeatureCatalog {
                 location: location.to_string(),
             });
         }
+        let fingerprint =
+            matches!(source, FeatureSource::Json).then(|| crate::cache::fingerprint(&json_metas));
         Ok(FeatureCatalog {
             location: location.clone(),
             entries,
             source,
             skipped: listing.skipped,
+            fingerprint,
         })
     }
 
@@ -254,6 +274,18 @@ impl FeatureCatalog {
     /// reported by the caller.
     pub fn skipped(&self) -> &[String] {
         &self.skipped
+    }
+
+    /// The fingerprint of the JSON files listed, when they are the source.
+    pub(crate) fn fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
+    }
+
+    /// The same files read from `source`.
+    pub(crate) fn with_source(mut self, source: FeatureSource) -> Self {
+        self.source = source;
+        self.fingerprint = None;
+        self
     }
 
     /// Where the rows are read from.
@@ -265,7 +297,14 @@ impl FeatureCatalog {
     pub fn source_name(&self) -> String {
         match &self.source {
             FeatureSource::Json => "json".to_string(),
-            FeatureSource::Shard { file, .. } => format!("shard {file}"),
+            FeatureSource::Shard { location, file, .. } => {
+                if location.to_string() == self.location.to_string() {
+                    format!("shard {file}")
+                } else {
+                    format!("cache {}", location.describe(file))
+                }
+            }
+            FeatureSource::Held { .. } => "json".to_string(),
         }
     }
 
@@ -273,7 +312,7 @@ impl FeatureCatalog {
     pub fn feature_model(&self) -> Option<&FeatureModel> {
         match &self.source {
             FeatureSource::Shard { header, .. } => header.feature_model.as_ref(),
-            FeatureSource::Json => None,
+            FeatureSource::Json | FeatureSource::Held { .. } => None,
         }
     }
 
@@ -316,19 +355,25 @@ impl FeatureCatalog {
         concurrency: usize,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<FeatureSet> {
-        if let FeatureSource::Shard { file, header, rows } = &self.source {
-            let wanted = entries
-                .iter()
-                .map(|e| {
-                    rows.get(&e.name)
-                        .copied()
-                        .ok_or_else(|| StoreError::NotFound {
-                            location: format!("{} row {}", self.location.describe(file), e.name),
-                        })
-                })
-                .collect::<Result<Vec<usize>>>()?;
-            let values =
-                shard::read_rows(&self.location, file, header, &wanted, concurrency).await?;
+        if let FeatureSource::Held { set, rows } = &self.source {
+            let wanted = self.rows_of(entries, rows)?;
+            progress(entries.len());
+            return Ok(FeatureSet {
+                names: entries.iter().map(|e| e.name.clone()).collect(),
+                classes: entries.iter().map(|e| e.class.clone()).collect(),
+                dim: if entries.is_empty() { 0 } else { set.dim },
+                values: set.values.select_rows(&wanted, set.dim),
+            });
+        }
+        if let FeatureSource::Shard {
+            location,
+            file,
+            header,
+            rows,
+        } = &self.source
+        {
+            let wanted = self.rows_of(entries, rows)?;
+            let values = shard::read_rows(location, file, header, &wanted, concurrency).await?;
             progress(entries.len());
             return Ok(FeatureSet {
                 names: entries.iter().map(|e| e.name.clone()).collect(),
@@ -337,6 +382,34 @@ impl FeatureCatalog {
                 values: Values::F32(values),
             });
         }
+        self.read_json(entries, concurrency, progress).await
+    }
+
+    /// The row of each of `entries` in a shard or held set (in that order).
+    fn rows_of(
+        &self,
+        entries: &[FeatureEntry],
+        rows: &HashMap<String, usize>,
+    ) -> Result<Vec<usize>> {
+        entries
+            .iter()
+            .map(|e| {
+                rows.get(&e.name)
+                    .copied()
+                    .ok_or_else(|| StoreError::NotFound {
+                        location: self.location.describe(&e.name),
+                    })
+            })
+            .collect()
+    }
+
+    /// Reads `entries` from their JSON files.
+    pub(crate) async fn read_json(
+        &self,
+        entries: &[FeatureEntry],
+        concurrency: usize,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<FeatureSet> {
         let loc = &self.location;
         let parsed: Vec<Values> = futures::stream::iter(entries.iter().cloned())
             .map(|entry| {

@@ -34,6 +34,7 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod cache;
 pub mod documents;
 pub mod error;
 pub mod feature_json;
@@ -43,6 +44,7 @@ pub mod options;
 pub mod s3;
 pub mod shard;
 
+pub use cache::{CacheUse, FeatureCache};
 pub use error::{Result, StoreError};
 pub use features::{
     FeatureCatalog, FeatureEntry, FeatureFormat, FeatureSet, FeatureSource, Values, class_of,

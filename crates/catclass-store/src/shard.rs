@@ -41,6 +41,9 @@ pub struct ShardHeader {
     pub data_start: u64,
     /// What produced the features, when recorded.
     pub feature_model: Option<FeatureModel>,
+    /// For a cache of a folder's JSON files: the fingerprint of the files it was packed from
+    /// (`crate::cache`), `None` for a shard written as the features themselves.
+    pub source: Option<String>,
 }
 
 impl ShardHeader {
@@ -71,6 +74,17 @@ pub fn encode(
     values: &[f32],
     feature_model: Option<&FeatureModel>,
 ) -> std::result::Result<Vec<u8>, String> {
+    encode_with_source(names, dim, values, feature_model, None)
+}
+
+/// [`encode`], recording the fingerprint of the files the rows were read from (a cache).
+pub(crate) fn encode_with_source(
+    names: &[String],
+    dim: usize,
+    values: &[f32],
+    feature_model: Option<&FeatureModel>,
+    source: Option<&str>,
+) -> std::result::Result<Vec<u8>, String> {
     if values.len() != names.len() * dim {
         return Err(format!(
             "{} values are not {} rows of {dim}",
@@ -93,6 +107,9 @@ pub fn encode(
             "feature_model",
             serde_json::to_string(m).map_err(|e| e.to_string())?,
         );
+    }
+    if let Some(source) = source {
+        meta.insert("source", source.to_string());
     }
     let data_bytes = values.len() * 4;
     let header = serde_json::json!({
@@ -240,6 +257,7 @@ fn parse_header(file: &str, json: &[u8], size: u64) -> Result<ShardHeader> {
         dim,
         data_start,
         feature_model,
+        source: meta.get("source").cloned(),
     })
 }
 
