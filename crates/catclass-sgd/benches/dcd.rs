@@ -5,8 +5,8 @@
 //!
 //! * `cargo bench -p catclass-sgd --bench dcd`: criterion timings of one vs one (280 rows),
 //!   one vs all (5180 rows, plain and balanced) and 37-class one vs rest, as 37 separate fits
-//!   and as one joint fit ([`DcdParams::fit_one_vs_rest`]); the test accuracy of both is
-//!   printed first.
+//!   and as one joint fit ([`DcdParams::fit_one_vs_rest`]), also split over two threads; the
+//!   test accuracy of both is printed first.
 //! * `DCD_EXPORT=DIR cargo bench -p catclass-sgd --bench dcd`: instead writes the data set
 //!   (`DIR/data.bin`), our fits (`DIR/ours.json`, weights in `DIR/<scenario>.f64`) and MLlib
 //!   SGD's, for `benches/dcd_vs_sklearn.py` (repo root) to compare with scikit-learn.
@@ -171,6 +171,28 @@ fn bench(c: &mut Criterion) {
     }
     group.bench_function("ovr37_5180x4096", |b| b.iter(|| black_box(separate())));
     group.bench_function("ovr37_joint_5180x4096", |b| b.iter(|| black_box(joint())));
+    // Two threads, each one joint fit over a contiguous range of the classes (as catclass-svm
+    // runs it on a pool of two).
+    let halves = || {
+        std::thread::scope(|s| {
+            let parts: Vec<_> = [0..CLASSES / 2, CLASSES / 2..CLASSES]
+                .map(|r| s.spawn(|| p.fit_one_vs_rest_models(&all, CLASSES, r).unwrap()))
+                .into_iter()
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(
+        halves(),
+        joint(),
+        "a split of the classes gives the same models"
+    );
+    group.bench_function("ovr37_joint_2threads_5180x4096", |b| {
+        b.iter(|| black_box(halves()))
+    });
     group.finish();
 }
 
