@@ -4,12 +4,16 @@
 //! the last 60 for testing. MLlib's default `regParam = 0.01` gives `C = 1 / (0.01 n)`.
 //!
 //! * `cargo bench -p catclass-sgd --bench dcd`: criterion timings of one vs one (280 rows),
-//!   one vs all (5180 rows, plain and balanced) and 37-class one vs rest (37 fits).
+//!   one vs all (5180 rows, plain and balanced) and 37-class one vs rest, as 37 separate fits
+//!   and as one joint fit ([`DcdParams::fit_one_vs_rest`]), also split over two threads; the
+//!   test accuracy of both is printed first.
 //! * `DCD_EXPORT=DIR cargo bench -p catclass-sgd --bench dcd`: instead writes the data set
 //!   (`DIR/data.bin`), our fits (`DIR/ours.json`, weights in `DIR/<scenario>.f64`) and MLlib
 //!   SGD's, for `benches/dcd_vs_sklearn.py` (repo root) to compare with scikit-learn.
 
-use catclass_sgd::{ClassWeight, Dataset, DcdParams, LinearModel, Loss, Sequential, SgdParams};
+use catclass_sgd::{
+    ClassWeight, Dataset, DcdFit, DcdParams, LinearModel, Loss, Sequential, SgdParams,
+};
 use criterion::{Criterion, criterion_group};
 use rand_chacha::ChaCha12Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -147,15 +151,63 @@ fn bench(c: &mut Criterion) {
         .map(|k| d.train_c.iter().map(|&c| f64::from(c == k)).collect())
         .collect();
     let p = params(d.train_c.len(), ClassWeight::None);
-    group.bench_function("ovr37_5180x4096", |b| {
-        b.iter(|| {
-            for y in &labels {
-                let set = Dataset::new(&d.train_x, y, DIM).unwrap();
-                black_box(p.fit(&set).unwrap());
-            }
+    let separate = || {
+        labels
+            .iter()
+            .map(|y| p.fit(&Dataset::new(&d.train_x, y, DIM).unwrap()).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let classes: Vec<f64> = d.train_c.iter().map(|&c| f64::from(c)).collect();
+    let all = Dataset::new(&d.train_x, &classes, DIM).unwrap();
+    let joint = || p.fit_one_vs_rest(&all, CLASSES).unwrap();
+    for (name, fits) in [("separate", separate()), ("joint", joint())] {
+        eprintln!(
+            "ovr37 {name}: test accuracy {:.4}, epochs {}..{}, all converged {}",
+            ovr_accuracy(&fits, &d),
+            fits.iter().map(|f| f.epochs).min().unwrap_or(0),
+            fits.iter().map(|f| f.epochs).max().unwrap_or(0),
+            fits.iter().all(|f| f.converged)
+        );
+    }
+    group.bench_function("ovr37_5180x4096", |b| b.iter(|| black_box(separate())));
+    group.bench_function("ovr37_joint_5180x4096", |b| b.iter(|| black_box(joint())));
+    // Two threads, each one joint fit over a contiguous range of the classes (as catclass-svm
+    // runs it on a pool of two).
+    let halves = || {
+        std::thread::scope(|s| {
+            let parts: Vec<_> = [0..CLASSES / 2, CLASSES / 2..CLASSES]
+                .map(|r| s.spawn(|| p.fit_one_vs_rest_models(&all, CLASSES, r).unwrap()))
+                .into_iter()
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
         })
+    };
+    assert_eq!(
+        halves(),
+        joint(),
+        "a split of the classes gives the same models"
+    );
+    group.bench_function("ovr37_joint_2threads_5180x4096", |b| {
+        b.iter(|| black_box(halves()))
     });
     group.finish();
+}
+
+/// Test accuracy of one-vs-rest fits: each row goes to the class of the largest margin.
+fn ovr_accuracy(fits: &[DcdFit], d: &Data) -> f64 {
+    let mut right = 0;
+    for (row, &c) in d.test_x.chunks_exact(DIM).zip(&d.test_c) {
+        let best = fits
+            .iter()
+            .enumerate()
+            .map(|(k, f)| (k, f.model.margin(row)))
+            .fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+        right += usize::from(best.0 as u32 == c);
+    }
+    right as f64 / d.test_c.len() as f64
 }
 
 criterion_group!(benches, bench);
@@ -277,16 +329,7 @@ fn export(dir: &std::path::Path) {
             .map(|y| p.fit(&Dataset::new(&d.train_x, y, DIM).unwrap()).unwrap())
             .collect::<Vec<_>>()
     });
-    let mut right = 0;
-    for (row, &c) in d.test_x.chunks_exact(DIM).zip(&d.test_c) {
-        let best = fits
-            .iter()
-            .enumerate()
-            .map(|(k, f)| (k, f.model.margin(row)))
-            .fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
-        right += usize::from(best.0 as u32 == c);
-    }
-    let acc = right as f64 / d.test_c.len() as f64;
+    let acc = ovr_accuracy(&fits, &d);
     write_weights(
         &dir.join("ovr37.f64"),
         &fits.iter().map(|f| &f.model).collect::<Vec<_>>(),

@@ -57,6 +57,14 @@
 //! rows whose last seen margin, less the most the updates since can have moved it, is still
 //! beyond 1 are not read again.
 //!
+//! # One vs rest
+//!
+//! [`DcdParams::fit_one_vs_rest`] fits the binary problems "class `k` against the rest" of a
+//! multiclass set together, each with the state and stopping rule of its own binary fit, reading
+//! each row once per epoch for every model that still has it active; its epochs shuffle all the
+//! rows, so a model's bits do not depend on the other models fitted with it
+//! ([`DcdParams::fit_one_vs_rest_models`] fits a range of the classes with the same bits).
+//!
 //! # Reproducibility
 //!
 //! A fit is sequential: same data, same parameters and same seed give the same bits, on every
@@ -176,6 +184,30 @@ pub enum DcdError {
     NonFinite {
         /// Index of the row.
         row: usize,
+    },
+    /// Some labels of a one-vs-rest fit are not class indices `0 .. classes`.
+    #[error(
+        "{count} label(s) are not class indices 0..{classes} (first at row {first_row}: {first_value})"
+    )]
+    InvalidClasses {
+        /// How many rows have a bad label.
+        count: usize,
+        /// Index of the first such row.
+        first_row: usize,
+        /// Its label.
+        first_value: f64,
+        /// Number of classes.
+        classes: usize,
+    },
+    /// The models asked of a one-vs-rest fit are not a range of the classes.
+    #[error("models {start}..{end} are not a range of the classes 0..{classes}")]
+    Models {
+        /// First model asked for.
+        start: usize,
+        /// One past the last model asked for.
+        end: usize,
+        /// Number of classes.
+        classes: usize,
     },
     /// The model's dimension differs from the data's.
     #[error("model has {model} weights but the data have {data} features")]
@@ -413,29 +445,32 @@ impl DcdParams {
             ClassWeight::None => (1.0, 1.0),
             ClassWeight::Custom { pos, neg } => (pos, neg),
             ClassWeight::Balanced => {
-                let n = labels.len();
                 let n_pos = labels.iter().filter(|y| **y == 1.0).count();
-                let n_neg = n - n_pos;
+                self.multipliers_of_counts(labels.len(), n_pos)
+            }
+        }
+    }
+
+    /// [`DcdParams::class_multipliers`] of `rows` rows of which `positives` are positive.
+    fn multipliers_of_counts(&self, rows: usize, positives: usize) -> (f64, f64) {
+        match self.b.class_weight {
+            ClassWeight::None => (1.0, 1.0),
+            ClassWeight::Custom { pos, neg } => (pos, neg),
+            ClassWeight::Balanced => {
                 let w = |k: usize| {
                     if k == 0 {
                         1.0
                     } else {
-                        n as f64 / (2.0 * k as f64)
+                        rows as f64 / (2.0 * k as f64)
                     }
                 };
-                (w(n_pos), w(n_neg))
+                (w(positives), w(rows - positives))
             }
         }
     }
 
     fn check_data<T: Element>(&self, data: &Dataset<'_, T>) -> Result<(), DcdError> {
-        if data.first_row() != 0 || data.held_rows() != data.total_rows() {
-            return Err(DcdError::Shard {
-                first: data.first_row(),
-                end: data.first_row() + data.held_rows(),
-                total: data.total_rows(),
-            });
-        }
+        check_whole(data)?;
         check_labels(data.labels())
     }
 
@@ -703,6 +738,18 @@ impl DcdParams {
     }
 }
 
+/// Coordinate descent needs every row of the data set.
+fn check_whole<T: Element>(data: &Dataset<'_, T>) -> Result<(), DcdError> {
+    if data.first_row() != 0 || data.held_rows() != data.total_rows() {
+        return Err(DcdError::Shard {
+            first: data.first_row(),
+            end: data.first_row() + data.held_rows(),
+            total: data.total_rows(),
+        });
+    }
+    Ok(())
+}
+
 fn check_labels(labels: &[f64]) -> Result<(), DcdError> {
     match crate::data::invalid_labels(labels) {
         Some((count, first_row, first_value)) => Err(DcdError::InvalidLabels {
@@ -726,3 +773,4 @@ fn below(rng: &mut ChaCha12Rng, m: u64) -> u64 {
 }
 
 pub mod kernels;
+mod one_vs_rest;

@@ -6,7 +6,8 @@
 //!   prediction, and Spark's own mini-batch sampler.
 //! * [`dcd`]: dual coordinate descent (LIBLINEAR's algorithm) for the L2-regularised hinge and
 //!   squared hinge losses, which solves the problem to a stated tolerance and reports the
-//!   primal and dual objectives; `C = 1 / (regParam * n)` gives MLlib's objective.
+//!   primal and dual objectives; `C = 1 / (regParam * n)` gives MLlib's objective. Its one vs
+//!   rest fits every class's model in one read of each row per epoch.
 //! * [`multiclass`]: one vs rest, `K` MLlib-exact fits in one data pass per iteration.
 //! * [`sampler`]: Spark's `XORShiftRandom` + Bernoulli/gap sampling, and a ChaCha-seeded sampler.
 //! * [`reduce`]: how a pass's per-block partial sums are combined. The crate never spawns a

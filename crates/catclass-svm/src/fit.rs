@@ -489,8 +489,11 @@ fn dcd_summary(fit: catclass_sgd::DcdFit) -> (LinearModel, FitSummary) {
 impl Fit for DcdParams {
     type Model = Classifier;
 
-    /// One process only ([`SvmError::DcdNeedsOneProcess`] otherwise); the models of a
-    /// multiclass task run side by side on the executor's workers.
+    /// One process only ([`SvmError::DcdNeedsOneProcess`] otherwise). The models of a
+    /// multiclass task are cut into as many contiguous ranges of classes as the executor has
+    /// workers, each range one joint fit ([`catclass_sgd::DcdParams::fit_one_vs_rest_models`])
+    /// that reads each row once per epoch; the models have the same bits for every number of
+    /// workers.
     fn fit<E: Executor>(
         &self,
         train: &Dataset,
@@ -515,17 +518,15 @@ impl Fit for DcdParams {
                 vec![with_objective(&rows, reg, exec, fit)?]
             } else {
                 let k = p.model_classes.len();
-                exec.map(k, |class| {
-                    let yk: Vec<f64> = p
-                        .labels
-                        .iter()
-                        .map(|y| f64::from(u8::from(*y == class as f64)))
-                        .collect();
-                    let rows = rows_of(x, &yk, &p.data)?;
-                    Ok::<_, SvmError>(dcd_summary(params.fit(&rows)?))
-                })
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()?
+                let rows = rows_of(x, &p.labels, &p.data)?;
+                let groups = exec.threads().min(k).max(1);
+                let mut fitted = Vec::with_capacity(k);
+                for group in exec.map(groups, |g| {
+                    params.fit_one_vs_rest_models(&rows, k, g * k / groups..(g + 1) * k / groups)
+                }) {
+                    fitted.extend(group?.into_iter().map(dcd_summary));
+                }
+                fitted
             }
         });
         Ok(finish(task, p, fitted))
