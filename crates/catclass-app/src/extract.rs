@@ -358,8 +358,52 @@ pub struct ExtractConfig<F: FeatureSource = FeatureSpec> {
     pub fail_fast: bool,
     /// Also write the shard [`SHARD_FILE`] of the whole output folder.
     pub shard: bool,
+    /// Bytes the images may take at once ([`ImageMemory`]).
+    pub memory: u64,
     /// Store options.
     pub store: StoreOptions,
+}
+
+/// What images fetched ahead and images being decoded may take together, by default
+/// ([`ImageMemory`]): 1 GiB.
+pub const DEFAULT_IMAGE_MEMORY: u64 = 1 << 30;
+
+/// The memory of a run's images, `total` bytes: a quarter for encoded images fetched ahead of
+/// the workers (each held from before its read until it is decoded; its size is the listed
+/// one), the rest for decoded pixels (each worker holds what an image's decoding needs from
+/// before it allocates it until the image is preprocessed). One image larger than its share
+/// is still processed, alone.
+///
+/// ```
+/// use catclass_app::extract::ImageMemory;
+/// let m = ImageMemory::new(1 << 30);
+/// assert_eq!(m.encoded.total() + m.decoded.total(), 1 << 30);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ImageMemory {
+    /// For encoded images fetched ahead.
+    pub encoded: std::sync::Arc<catclass_features::MemoryBudget>,
+    /// For decoded pixels.
+    pub decoded: std::sync::Arc<catclass_features::MemoryBudget>,
+}
+
+impl ImageMemory {
+    /// `total` bytes, split as the type's docs say.
+    pub fn new(total: u64) -> Self {
+        let encoded = total / 4;
+        ImageMemory {
+            encoded: catclass_features::MemoryBudget::new(encoded),
+            decoded: catclass_features::MemoryBudget::new(total - encoded),
+        }
+    }
+}
+
+/// The peak resident memory of this process so far (`VmHWM`, Linux), if known.
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// One image to extract: where it is and the feature file it gives.
@@ -369,6 +413,8 @@ pub struct ImageRef {
     pub location: Location,
     /// Its object name in the folder.
     pub name: String,
+    /// Its size in bytes when listed (asked of the store when `None`).
+    pub size: Option<u64>,
 }
 
 impl ImageRef {
@@ -395,7 +441,12 @@ impl ImageRef {
                 path: path.clone(),
                 source: std::io::Error::other(e.to_string()),
             });
-        EncodedImage { index, path, bytes }
+        EncodedImage {
+            index,
+            path,
+            bytes,
+            held: None,
+        }
     }
 }
 
@@ -436,7 +487,11 @@ pub async fn list_images_reporting(
         if is_image_name(spec) && !local_dir {
             let (dir, name) = split_file(spec);
             let location = crate::location::open(&dir, store)?;
-            images.push(ImageRef { location, name });
+            images.push(ImageRef {
+                location,
+                name,
+                size: None,
+            });
         } else {
             let location = crate::location::open(spec, store)?;
             let before = images.len();
@@ -448,6 +503,7 @@ pub async fn list_images_reporting(
                     images.push(ImageRef {
                         location: location.clone(),
                         name,
+                        size: Some(meta.size),
                     });
                 }
             }
@@ -533,6 +589,8 @@ pub struct ExtractReport {
     pub stage_seconds: BTreeMap<String, f64>,
     /// Processes used.
     pub ranks: usize,
+    /// Peak resident memory of this process (Linux), bytes.
+    pub peak_memory_bytes: Option<u64>,
 }
 
 /// Reads and checks the feature files of `out` not already in `known`: the valid ones (`dim`
@@ -713,7 +771,9 @@ pub fn extract<E: Executor, F: FeatureSource>(
         .map_err(ExtractFailure::from)?
         .with_batch(cfg.batch)
         .with_threads(threads);
-    let (summary, written, write_error) = run_local(cfg, &extractor, &out, mine, progress);
+    let memory = ImageMemory::new(cfg.memory);
+    let extractor = extractor.with_memory_budget(memory.decoded.clone());
+    let (summary, written, write_error) = run_local(cfg, &extractor, &out, mine, &memory, progress);
     // Every rank listed the same entries: rank 0 alone names and counts them.
     let unlisted_here: &[String] = if rank == 0 { &unlisted } else { &[] };
     for entry in unlisted_here {
@@ -796,6 +856,7 @@ pub fn extract<E: Executor, F: FeatureSource>(
         shard_skipped,
         stage_seconds,
         ranks: exec.ranks(),
+        peak_memory_bytes: peak_memory_bytes(),
     })
 }
 
@@ -806,6 +867,7 @@ pub(crate) fn fetch_ahead(
     images: Vec<ImageRef>,
     extractor: &Extractor,
     concurrency: usize,
+    budget: std::sync::Arc<catclass_features::MemoryBudget>,
 ) -> (
     std::sync::mpsc::Receiver<EncodedImage>,
     tokio::task::JoinHandle<()>,
@@ -813,9 +875,29 @@ pub(crate) fn fetch_ahead(
     let ahead = (extractor.threads() * extractor.batch() * 2).max(concurrency.min(64));
     let (tx, rx) = std::sync::mpsc::sync_channel::<EncodedImage>(ahead);
     let fetcher = crate::blocking::runtime().spawn(async move {
-        let mut fetches = futures::stream::iter(images.into_iter().enumerate())
-            .map(|(index, img)| async move { img.fetch(index).await })
+        // Memory is held in the images' order (a later image never takes what an earlier one
+        // waits for), before each read; the worker that decodes the image releases it.
+        let fetches = futures::stream::iter(images.into_iter().enumerate())
+            .then(move |(index, img)| {
+                let budget = budget.clone();
+                async move {
+                    let size = match img.size {
+                        Some(size) => size,
+                        None => img.location.size(&img.name).await.unwrap_or(0),
+                    };
+                    let held = tokio::task::spawn_blocking(move || budget.reserve(size))
+                        .await
+                        .ok();
+                    (index, img, held)
+                }
+            })
+            .map(|(index, img, held)| async move {
+                let mut encoded = img.fetch(index).await;
+                encoded.held = held;
+                encoded
+            })
             .buffered(concurrency.max(1));
+        let mut fetches = std::pin::pin!(fetches);
         while let Some(item) = fetches.next().await {
             let tx = tx.clone();
             // The channel is bounded: wait on a blocking thread, not on the runtime.
@@ -838,12 +920,13 @@ fn run_local<F: FeatureSource>(
     extractor: &Extractor,
     out: &Location,
     mine: &[&ImageRef],
+    memory: &ImageMemory,
     progress: &(dyn Fn(ExtractProgress) + Sync),
 ) -> (RunSummary, HashMap<String, Vec<f32>>, Option<AppError>) {
     let runtime = crate::blocking::runtime();
     let owned: Vec<ImageRef> = mine.iter().map(|i| (*i).clone()).collect();
     let concurrency = cfg.store.concurrency.max(1);
-    let (rx, fetcher) = fetch_ahead(owned, extractor, concurrency);
+    let (rx, fetcher) = fetch_ahead(owned, extractor, concurrency, memory.encoded.clone());
     let mut written = HashMap::new();
     let mut pending = std::collections::VecDeque::new();
     let mut write_error: Option<AppError> = None;

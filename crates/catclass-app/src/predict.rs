@@ -27,6 +27,8 @@ pub struct PredictConfig {
     pub batch: usize,
     /// Worker threads (0: one per core).
     pub threads: usize,
+    /// Bytes the images may take at once ([`crate::extract::ImageMemory`]).
+    pub memory: u64,
     /// Store options.
     pub store: StoreOptions,
 }
@@ -149,7 +151,10 @@ pub fn predict(cfg: &PredictConfig) -> Result<(Vec<Prediction>, FeatureModel), A
         })
         .collect();
     // Images are fetched ahead into a bounded channel, not all held at once.
-    let (encoded, fetcher) = crate::extract::fetch_ahead(images.clone(), &extractor, concurrency);
+    let memory = crate::extract::ImageMemory::new(cfg.memory);
+    let extractor = extractor.with_memory_budget(memory.decoded.clone());
+    let (encoded, fetcher) =
+        crate::extract::fetch_ahead(images.clone(), &extractor, concurrency, memory.encoded);
     extractor.run_source(images.len(), encoded.into_iter(), |o| {
         let p = &mut out[o.index];
         match o.result {

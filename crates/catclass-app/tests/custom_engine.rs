@@ -97,6 +97,7 @@ fn a_backend_of_the_callers_extracts_a_folder() {
         threads: 2,
         fail_fast: true,
         shard: true,
+        memory: catclass_app::extract::DEFAULT_IMAGE_MEMORY,
         store: StoreOptions::default(),
     };
     let pool = ThreadPool::new(2).unwrap();

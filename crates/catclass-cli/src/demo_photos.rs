@@ -119,6 +119,7 @@ pub fn run(
             threads: 0,
             fail_fast: true,
             shard: true,
+            memory: catclass_app::extract::DEFAULT_IMAGE_MEMORY,
             store: store.clone(),
         },
         pool,
@@ -183,6 +184,7 @@ pub fn run(
         top: 1,
         batch: 2,
         threads: 0,
+        memory: catclass_app::extract::DEFAULT_IMAGE_MEMORY,
         store: store.clone(),
     })?;
     for p in &predictions {

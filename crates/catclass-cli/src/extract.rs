@@ -76,6 +76,18 @@ pub struct FeatureArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
         .range(1..=catclass_svm::features::extract::MAX_BATCH as u64))]
     pub batch: usize,
+    /// Memory in MiB that images may take at once: a quarter for files fetched ahead, the
+    /// rest for images being decoded (a larger image is processed alone).
+    #[arg(long, value_name = "MIB", default_value_t = catclass_app::extract::DEFAULT_IMAGE_MEMORY >> 20,
+        value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(16..=1 << 30))]
+    pub image_memory: u64,
+}
+
+impl FeatureArgs {
+    /// `--image-memory` in bytes.
+    pub fn image_memory_bytes(&self) -> u64 {
+        self.image_memory << 20
+    }
 }
 
 impl FeatureArgs {
@@ -147,6 +159,7 @@ fn config(args: &ExtractArgs) -> Result<ExtractConfig> {
         threads: args.run.threads,
         fail_fast: args.fail_fast,
         shard: !args.no_shard,
+        memory: args.features.image_memory_bytes(),
         store: args.run.store(),
     })
 }

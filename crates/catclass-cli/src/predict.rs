@@ -40,6 +40,7 @@ pub fn run(args: PredictArgs, output: Output) -> Result<()> {
         top: args.top,
         batch: args.features.batch.max(1),
         threads: args.run.threads,
+        memory: args.features.image_memory_bytes(),
         store: args.run.store(),
     };
     let (predictions, used) = predict(&cfg)?;

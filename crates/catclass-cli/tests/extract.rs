@@ -370,3 +370,71 @@ fn an_unlistable_image_fails_alone() {
     );
     assert!(!strict.join("cat_1.jpg.json").exists());
 }
+
+/// A black `side` x `side` RGB PNG: a few hundred KB that decode to `3 side^2` bytes.
+fn black_png(side: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, side, side);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    let mut writer = enc.write_header().unwrap();
+    let mut stream = writer.stream_writer().unwrap();
+    let row = vec![0u8; side as usize * 3];
+    for _ in 0..side {
+        std::io::Write::write_all(&mut stream, &row).unwrap();
+    }
+    stream.finish().unwrap();
+    drop(writer);
+    out
+}
+
+/// Peak resident memory of an `extract --json` run, from its report.
+fn peak_of(images: &Path, out: &Path, flags: &[&str]) -> u64 {
+    let mut args = vec![
+        "--json",
+        "extract",
+        p(images),
+        "--out",
+        p(out),
+        "--no-shard",
+    ];
+    args.extend(flags);
+    let run = catclass(&args);
+    let report: serde_json::Value = serde_json::from_str(&ok("extract", &run)).unwrap();
+    report["peak_memory_bytes"]
+        .as_u64()
+        .expect("peak memory reported")
+}
+
+#[test]
+fn images_that_decode_to_huge_buffers_stay_within_the_image_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // The process without images worth counting: one small photo.
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    std::fs::copy(testdata("images/chelsea.jpg"), small.join("cat_1.jpg")).unwrap();
+    let flags = ["--threads", "4", "--batch", "2", "--image-memory", "400"];
+    let base = peak_of(&small, &dir.path().join("out-small"), &flags);
+    // Six PNGs of 8000 x 8000 (about 200 KB each): 192 MB each once decoded, four workers.
+    let huge = dir.path().join("huge");
+    std::fs::create_dir(&huge).unwrap();
+    let png = black_png(8000);
+    assert!(png.len() < 1 << 20, "{} bytes", png.len());
+    for i in 0..6 {
+        std::fs::write(huge.join(format!("black_{i}.png")), &png).unwrap();
+    }
+    let peak = peak_of(&huge, &dir.path().join("out-huge"), &flags);
+    // The stated bound: what the process takes without images, plus --image-memory, plus
+    // the batch inputs (4 workers x 2 x 0.6 MB) and each worker's resize buffers.
+    let bound = base + (400 << 20) + (64 << 20);
+    assert!(
+        peak <= bound,
+        "peak {} MiB over {} MiB (base {} MiB)",
+        peak >> 20,
+        bound >> 20,
+        base >> 20
+    );
+    // Without the budget four workers would hold four decoded images (768 MB) at once.
+    assert!(base + ((3 * 192) << 20) > bound);
+}

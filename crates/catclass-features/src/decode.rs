@@ -6,11 +6,13 @@
 //! ignored, as Pillow does unless asked.
 
 use crate::image::{DecodeLimits, Rgb8Image};
+use crate::memory::{MemoryBudget, MemoryReservation};
 use image::codecs::jpeg::JpegDecoder;
 use image::codecs::png::PngDecoder;
 use image::{DynamicImage, ImageDecoder, ImageFormat, Limits};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Why an image could not be turned into pixels. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +116,18 @@ pub fn decode_image(
     path: &Path,
     limits: &DecodeLimits,
 ) -> Result<Rgb8Image, ImageError> {
+    decode_image_within(bytes, path, limits, None).map(|(img, _)| img)
+}
+
+/// [`decode_image`], holding from `budget` (when given) the bytes the decoding needs (the
+/// decoder's buffer and the RGB copy), from when the header gives the size until the returned
+/// reservation is dropped.
+pub(crate) fn decode_image_within(
+    bytes: &[u8],
+    path: &Path,
+    limits: &DecodeLimits,
+    budget: Option<&Arc<MemoryBudget>>,
+) -> Result<(Rgb8Image, Option<MemoryReservation>), ImageError> {
     if bytes.is_empty() {
         return Err(ImageError::Empty {
             path: path.to_owned(),
@@ -141,10 +155,11 @@ pub fn decode_image(
             source,
         }
     };
+    let mut held = None;
     let img = if format == ImageFormat::Jpeg {
         let dec = JpegDecoder::new(Cursor::new(bytes)).map_err(corrupt("JPEG"))?;
         check_jpeg_complete(bytes).map_err(corrupt("JPEG"))?;
-        finish(dec, path, limits, "JPEG")?
+        finish(dec, path, limits, "JPEG", budget, &mut held)?
     } else {
         let mut lim = Limits::default();
         lim.max_image_width = Some(limits.max_side);
@@ -155,9 +170,9 @@ pub fn decode_image(
             image::ImageError::Limits(_) => too_large_png(bytes, path, limits),
             e => corrupt("PNG")(e),
         })?;
-        finish(dec, path, limits, "PNG")?
+        finish(dec, path, limits, "PNG", budget, &mut held)?
     };
-    to_rgb8(img, path)
+    Ok((to_rgb8(img, path)?, held))
 }
 
 /// A truncated baseline or progressive JPEG has no end-of-image marker; the decoder (in its
@@ -198,6 +213,8 @@ fn finish(
     path: &Path,
     limits: &DecodeLimits,
     format: &'static str,
+    budget: Option<&Arc<MemoryBudget>>,
+    held: &mut Option<MemoryReservation>,
 ) -> Result<DynamicImage, ImageError> {
     let (width, height) = dec.dimensions();
     if width == 0 || height == 0 {
@@ -218,6 +235,16 @@ fn finish(
             max_pixels: limits.max_pixels,
             max_side: limits.max_side,
         });
+    }
+    if let Some(budget) = budget {
+        // The decoder's buffer, then the RGB copy (unless the decoder gives RGB already).
+        let rgb = u64::from(width) * u64::from(height) * 3;
+        let copy = if dec.color_type() == image::ColorType::Rgb8 {
+            0
+        } else {
+            rgb
+        };
+        *held = Some(budget.reserve(dec.total_bytes().saturating_add(copy)));
     }
     DynamicImage::from_decoder(dec).map_err(|source| match source {
         image::ImageError::Unsupported(u) => ImageError::UnsupportedColor {

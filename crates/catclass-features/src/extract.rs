@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::backend::{BackendError, FeatureBackend, check_output_shape, first_non_finite};
-use crate::image::{DecodeLimits, ImageError, Rgb8Image, decode_image};
+use crate::decode::decode_image_within;
+use crate::image::{DecodeLimits, ImageError, Rgb8Image};
+use crate::memory::{MemoryBudget, MemoryReservation};
 use crate::preprocess::Preprocess;
 
 /// Why one image gave no features. Every variant names the file.
@@ -83,6 +85,9 @@ pub struct EncodedImage {
     pub path: PathBuf,
     /// The JPEG or PNG bytes.
     pub bytes: Result<Vec<u8>, ImageError>,
+    /// Memory held for these bytes (e.g. from the budget of images fetched ahead), released
+    /// once the image is decoded.
+    pub held: Option<MemoryReservation>,
 }
 
 /// Counts and times of a [`Extractor::run`].
@@ -150,6 +155,7 @@ pub struct Extractor<B: FeatureBackend + ?Sized = dyn FeatureBackend> {
     batch: usize,
     threads: usize,
     limits: DecodeLimits,
+    memory: Option<Arc<MemoryBudget>>,
 }
 
 impl<B: FeatureBackend + ?Sized> std::fmt::Debug for Extractor<B> {
@@ -219,6 +225,7 @@ impl<B: FeatureBackend + ?Sized> Extractor<B> {
             batch: 1,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: DecodeLimits::default(),
+            memory: None,
         })
     }
 
@@ -238,6 +245,22 @@ impl<B: FeatureBackend + ?Sized> Extractor<B> {
     /// Decoding limits.
     pub fn with_limits(mut self, limits: DecodeLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Bounds the memory the workers' decoded images take together: each worker holds the
+    /// bytes an image's decoding needs (known from its header) from `budget` before it
+    /// allocates them, and waits while they do not fit. Without a budget each worker may
+    /// hold one image of up to [`DecodeLimits::max_pixels`].
+    ///
+    /// ```
+    /// # use catclass_features::{Extractor, MemoryBudget, Preprocess};
+    /// # fn with(e: Extractor) -> Extractor {
+    /// e.with_memory_budget(MemoryBudget::new(512 << 20))
+    /// # }
+    /// ```
+    pub fn with_memory_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
+        self.memory = Some(budget);
         self
     }
 
@@ -318,6 +341,7 @@ impl<B: FeatureBackend + ?Sized> Extractor<B> {
     {
         let files = paths.iter().enumerate().map(|(index, path)| EncodedImage {
             index,
+            held: None,
             bytes: std::fs::read(path).map_err(|source| ImageError::Io {
                 path: path.clone(),
                 source,
@@ -355,17 +379,19 @@ impl<B: FeatureBackend + ?Sized> Extractor<B> {
                 let tx = tx.clone();
                 let (source, stop, times) = (&source, &stop, &times);
                 scope.spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
+                    // Images are taken one at a time and decoded at once, so what a source
+                    // holds for an image (e.g. a memory reservation) is released before the
+                    // worker waits for the next one.
+                    let next = || {
                         let t = Instant::now();
-                        let batch: Vec<EncodedImage> = {
-                            let mut src = source.lock().unwrap_or_else(|e| e.into_inner());
-                            src.by_ref().take(self.batch).collect()
-                        };
+                        let item = source.lock().unwrap_or_else(|e| e.into_inner()).next();
                         times[3].fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                        if batch.is_empty() {
+                        item
+                    };
+                    while !stop.load(Ordering::Relaxed) {
+                        let Some(outcomes) = self.run_batch(next, times) else {
                             break;
-                        }
-                        let outcomes = self.run_batch(batch, times);
+                        };
                         if tx.send(outcomes).is_err() {
                             break;
                         }
@@ -400,22 +426,40 @@ impl<B: FeatureBackend + ?Sized> Extractor<B> {
         summary
     }
 
-    /// Decodes, preprocesses and runs one batch of encoded images.
-    fn run_batch(&self, batch: Vec<EncodedImage>, times: &[AtomicU64; 4]) -> Vec<Outcome> {
+    /// Takes up to a batch of images from `next`, decoding and preprocessing each as it comes,
+    /// then runs the network on them; `None` when `next` had none.
+    fn run_batch(
+        &self,
+        mut next: impl FnMut() -> Option<EncodedImage>,
+        times: &[AtomicU64; 4],
+    ) -> Option<Vec<Outcome>> {
         let input = self.backend.input();
         let per = input.len();
-        let mut buf = Vec::with_capacity(batch.len() * per);
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut good: Vec<(usize, PathBuf)> = Vec::with_capacity(batch.len());
+        let mut buf = Vec::with_capacity(self.batch * per);
+        let mut outcomes = Vec::with_capacity(self.batch);
+        let mut good: Vec<(usize, PathBuf)> = Vec::with_capacity(self.batch);
         let add = |i: usize, t: Instant| {
             times[i].fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
         };
-        for EncodedImage { index, path, bytes } in batch {
+        let mut taken = 0;
+        while taken < self.batch {
+            let Some(EncodedImage {
+                index,
+                path,
+                bytes,
+                held,
+            }) = next()
+            else {
+                break;
+            };
+            taken += 1;
             let t = Instant::now();
-            let img = bytes.and_then(|b| decode_image(&b, &path, &self.limits));
+            let img = bytes
+                .and_then(|b| decode_image_within(&b, &path, &self.limits, self.memory.as_ref()));
+            drop(held);
             add(0, t);
             match img {
-                Ok(img) => {
+                Ok((img, _decoding)) => {
                     let t = Instant::now();
                     let at = buf.len();
                     buf.resize(at + per, 0.0);
@@ -431,8 +475,11 @@ impl<B: FeatureBackend + ?Sized> Extractor<B> {
                 }),
             }
         }
+        if taken == 0 {
+            return None;
+        }
         if good.is_empty() {
-            return outcomes;
+            return Some(outcomes);
         }
         let t = Instant::now();
         let result = self.backend.extract(&buf, good.len()).and_then(|feats| {
@@ -477,6 +524,6 @@ impl<B: FeatureBackend + ?Sized> Extractor<B> {
                 }
             }
         }
-        outcomes
+        Some(outcomes)
     }
 }

@@ -39,6 +39,7 @@ mod decode;
 #[cfg(feature = "images")]
 pub mod extract;
 pub mod image;
+pub mod memory;
 pub mod model;
 pub mod preprocess;
 pub mod resize;
@@ -55,6 +56,7 @@ pub use extract::{
 pub use image::{DecodeLimits, Rgb8Image};
 #[cfg(feature = "images")]
 pub use image::{ImageError, decode_image, load_image};
+pub use memory::{MemoryBudget, MemoryReservation};
 pub use model::{
     DEFAULT_LAYER, DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, DEFAULT_PRESET,
     DefaultModel, FeatureModel, ModelSource, VGG16_LAYER, sha256_hex,

@@ -103,6 +103,7 @@ fn nan_features_are_refused_naming_the_image() {
         .iter()
         .enumerate()
         .map(|(index, level)| EncodedImage {
+            held: None,
             index,
             path: PathBuf::from(format!("grey_{level}.png")),
             bytes: Ok(png(*level)),
@@ -149,6 +150,7 @@ fn a_backend_of_zero_features_or_the_wrong_length_is_an_error() {
     );
     // Over files, every image of the batch gets the error.
     let files = (0..2).map(|index| EncodedImage {
+        held: None,
         index,
         path: PathBuf::from(format!("g{index}.png")),
         bytes: Ok(png(10)),
