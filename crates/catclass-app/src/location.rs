@@ -34,7 +34,10 @@ pub fn open(spec: &str, opts: &StoreOptions) -> Result<Location, StoreError> {
     parse(spec, opts, false)
 }
 
-/// Opens a location for writing; a local folder is created if missing.
+/// Opens a location for writing; a local folder is created if missing, and the temporary
+/// files of writes killed there before are removed ([`Location::sweep_stale_temporaries`]).
 pub fn create(spec: &str, opts: &StoreOptions) -> Result<Location, StoreError> {
-    parse(spec, opts, true)
+    let loc = parse(spec, opts, true)?;
+    loc.sweep_stale_temporaries();
+    Ok(loc)
 }

@@ -653,3 +653,57 @@ fn a_feature_cache_gives_the_same_model_and_follows_the_folder() {
     assert_eq!(train(false).0, after);
     assert!(train(true).1.as_str().unwrap().starts_with("cache "));
 }
+
+#[test]
+fn temporaries_left_by_killed_writes_are_swept_from_the_output_folder() {
+    use std::time::{Duration, SystemTime};
+    let dir = tempfile::tempdir().unwrap();
+    let data = features(dir.path(), 2, 8);
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let age = |name: &str, secs: u64| {
+        let path = out.join(name);
+        std::fs::write(&path, b"partial").unwrap();
+        let when = SystemTime::now() - Duration::from_secs(secs);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    };
+    // A killed run of a process that no longer exists, an older version's staging file, and
+    // two that may belong to writes in progress (recent, or of a live process).
+    age(".model.json.4194305.0.tmp", 7200);
+    age("model.json#2", 7200);
+    age(".report.json.4194305.1.tmp", 10);
+    age(&format!(".resultat.txt.{}.0.tmp", std::process::id()), 7200);
+    let classes: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .map(|n| n.rsplit_once('_').unwrap().0.to_string())
+        .collect();
+    ok(&[
+        "train",
+        &data,
+        &classes[0],
+        "None",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            ".report.json.4194305.1.tmp".to_string(),
+            format!(".resultat.txt.{}.0.tmp", std::process::id()),
+            "model.json".to_string(),
+            "report.json".to_string(),
+            "resultat.txt".to_string(),
+        ]
+    );
+}

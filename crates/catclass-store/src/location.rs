@@ -428,6 +428,88 @@ impl Location {
     }
 }
 
+impl Location {
+    /// Removes, from a local folder, the temporary files that writes killed before they
+    /// finished left behind: this crate's `.<name>.<pid>.<n>.tmp` and `object_store`'s staging
+    /// files `<name>#<n>` (older versions of this crate wrote through it), once untouched for
+    /// an hour (a write in progress on another machine sharing the folder is never that old)
+    /// and, for this crate's, unless their process still runs here (Linux: `/proc`). Returns
+    /// the names removed; nothing to do for other stores, whose writes leave no partial object.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let old = dir.path().join(".model.json.4194305.0.tmp");
+    /// std::fs::write(&old, b"{").unwrap();
+    /// let hours_ago = SystemTime::now() - Duration::from_secs(7200);
+    /// std::fs::File::options().write(true).open(&old).unwrap().set_modified(hours_ago).unwrap();
+    /// std::fs::write(dir.path().join(".report.json.4194305.1.tmp"), b"{").unwrap();
+    /// let loc = catclass_store::Location::local(dir.path(), false).unwrap();
+    /// assert_eq!(loc.sweep_stale_temporaries(), [".model.json.4194305.0.tmp"]);
+    /// ```
+    pub fn sweep_stale_temporaries(&self) -> Vec<String> {
+        let LocationKind::Local(folder) = &self.kind else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        for entry in entries.flatten() {
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let old = || {
+                entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age.as_secs() >= 3600)
+            };
+            let stale = match stale_kind(&name) {
+                Some(Temporary::Ours { pid }) => !process_runs_here(pid) && old(),
+                Some(Temporary::Staging) => old(),
+                None => false,
+            };
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            if stale && is_file && std::fs::remove_file(entry.path()).is_ok() {
+                removed.push(name);
+            }
+        }
+        removed.sort();
+        removed
+    }
+}
+
+/// The temporary files writes leave while they run.
+#[derive(Debug, PartialEq)]
+enum Temporary {
+    /// `.<name>.<pid>.<n>.tmp`, from [`write_durably`].
+    Ours { pid: u32 },
+    /// `<name>#<n>`, from object_store's local writes.
+    Staging,
+}
+
+fn stale_kind(name: &str) -> Option<Temporary> {
+    if let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) {
+        let mut parts = inner.rsplitn(3, '.');
+        let (n, pid, rest) = (parts.next()?, parts.next()?, parts.next()?);
+        if !rest.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.is_empty() {
+            return pid.parse().ok().map(|pid| Temporary::Ours { pid });
+        }
+        return None;
+    }
+    let (rest, n) = name.rsplit_once('#')?;
+    (!rest.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(Temporary::Staging)
+}
+
+/// Whether process `pid` runs on this machine (where `/proc` does not tell: no).
+fn process_runs_here(pid: u32) -> bool {
+    pid == std::process::id() || std::path::Path::new("/proc").join(pid.to_string()).exists()
+}
+
 /// Writes `file` whole or not at all, and durably: into a hidden temporary file of the same
 /// folder (`.<name>.<pid>.<n>.tmp`, never read as a feature file), synced, renamed over the
 /// final name, then the folder synced so the rename survives a crash. A disk that fills up
@@ -461,5 +543,30 @@ fn write_durably(file: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.display)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn temporary_names_are_recognised() {
+        use super::{Temporary, stale_kind};
+        assert_eq!(
+            stale_kind(".a_1.jpg.json.42.7.tmp"),
+            Some(Temporary::Ours { pid: 42 })
+        );
+        assert_eq!(stale_kind("model.json#3"), Some(Temporary::Staging));
+        for other in [
+            "a_1.jpg.json",
+            ".tmp",
+            "..1.2.tmp",
+            ".a.x.1.tmp",
+            "#3",
+            "a#",
+            "a#x",
+            ".hidden",
+        ] {
+            assert_eq!(stale_kind(other), None, "{other}");
+        }
     }
 }
