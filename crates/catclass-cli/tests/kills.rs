@@ -1,6 +1,6 @@
-//! `catclass extract` and `catclass train` killed (SIGKILL) at many points while writing into
-//! the same folder: every file there is always whole, and the run that finishes writes the
-//! same bytes as a run never interrupted.
+//! Every command that writes (`extract`, `train`, `eval`, `sweep`, `model install`) killed
+//! (SIGKILL) at many points while writing into the same folder: every file there is always
+//! whole, and the run that finishes writes what a run never interrupted writes.
 
 mod common;
 
@@ -149,4 +149,115 @@ fn train_killed_anywhere_leaves_whole_files_and_reruns_to_the_same_model() {
     let (a, b) = (files(&clean), files(&killed_dir));
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     assert_eq!(a["model.json"], b["model.json"], "the model differs");
+}
+
+/// Runs `args` to the end, which must succeed.
+fn finish(what: &str, args: &[String]) {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = catclass(&a)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_success(what, &out);
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn eval_and_sweep_killed_anywhere_leave_whole_files_and_rerun_to_the_same_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = features(tmp.path(), 4, 256);
+    let model_dir = tmp.path().join("model");
+    let m = model_dir.to_string_lossy().into_owned();
+    finish(
+        "train",
+        &strings(&["train", &f, "--multiclass", "--out", &m]),
+    );
+    let model = model_dir.join("model.json").to_string_lossy().into_owned();
+    for (what, tail) in [
+        ("eval", vec!["eval", model.as_str(), f.as_str()]),
+        (
+            "sweep",
+            vec![
+                "sweep",
+                f.as_str(),
+                "--multiclass",
+                "--fractions",
+                "0.3,0.6",
+                "--repeats",
+                "2",
+            ],
+        ),
+    ] {
+        let (clean, killed_dir) = (
+            tmp.path().join(format!("{what}-clean")),
+            tmp.path().join(format!("{what}-killed")),
+        );
+        let args = |out: &Path| {
+            let mut a = strings(&tail);
+            a.extend(["--out".to_string(), out.to_string_lossy().into_owned()]);
+            a
+        };
+        finish(what, &args(&clean));
+        let kill_args = args(&killed_dir);
+        let kill_args: Vec<&str> = kill_args.iter().map(String::as_str).collect();
+        let killed = kill_at_many_points(&kill_args, &killed_dir, 15);
+        assert!(killed >= 2, "{what}: only {killed} runs were still going when killed");
+        finish(what, &args(&killed_dir));
+        let (a, b) = (files(&clean), files(&killed_dir));
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "{what}"
+        );
+        assert!(!a.is_empty(), "{what} wrote nothing");
+    }
+}
+
+#[test]
+fn model_install_killed_anywhere_leaves_no_partial_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("models");
+    let network = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/models/efficientnet-lite0.onnx")
+        .to_string_lossy()
+        .into_owned();
+    let dir = cache.to_string_lossy().into_owned();
+    let install = |cmd: &mut Command| {
+        cmd.args(["model", "install", &network, "--dir", &dir]);
+    };
+    let want = std::fs::read(&network).unwrap();
+    let mut killed = 0;
+    for i in 0..20 {
+        let mut cmd = catclass(&[]);
+        install(&mut cmd);
+        if kill_after(cmd, Duration::from_millis(i * 5)) {
+            killed += 1;
+        }
+        // The network is there whole, or not at all.
+        if let Some(bytes) = files(&cache).get("efficientnet-lite0.onnx") {
+            assert!(
+                bytes == &want,
+                "a partial network after a kill at {} ms",
+                i * 5
+            );
+        }
+        std::fs::remove_dir_all(&cache).ok();
+    }
+    assert!(
+        killed >= 3,
+        "only {killed} installs were still going when killed"
+    );
+    let mut cmd = catclass(&[]);
+    install(&mut cmd);
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_success("install after the kills", &out);
+    assert_eq!(files(&cache)["efficientnet-lite0.onnx"], want);
 }
