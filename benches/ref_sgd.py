@@ -27,3 +27,16 @@ same = bool(np.array_equal(w, ours))
 print(f"numpy ref_sgd {os.path.basename(stem)} {X.shape[0]}x{dim}: best of 3 {best:.3f} s, "
       f"{updates} updates, weights equal to catclass bit for bit: {same}"
       + ("" if same else f" (max |dw| {np.abs(w - ours).max():.3e})"))
+
+# What only reading the matrix costs: one float32 matrix-vector product per pass (OpenBLAS
+# gemv), as many passes as the loop makes (100 iterations + the final margins), best of 3.
+X32 = X.astype(np.float32)
+w32 = np.ones(dim, dtype=np.float32)
+reads = float("inf")
+for _ in range(3):
+    t0 = time.perf_counter()
+    for _ in range(101):
+        X32 @ w32
+    reads = min(reads, time.perf_counter() - t0)
+print(f"numpy float32 X @ w, 101 passes over {X.shape[0]}x{dim}: best of 3 {reads:.3f} s "
+      f"({101 * X32.nbytes / reads / 1e9:.1f} GB/s)")
