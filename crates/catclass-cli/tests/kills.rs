@@ -205,7 +205,10 @@ fn eval_and_sweep_killed_anywhere_leave_whole_files_and_rerun_to_the_same_result
         let kill_args = args(&killed_dir);
         let kill_args: Vec<&str> = kill_args.iter().map(String::as_str).collect();
         let killed = kill_at_many_points(&kill_args, &killed_dir, 15);
-        assert!(killed >= 2, "{what}: only {killed} runs were still going when killed");
+        assert!(
+            killed >= 2,
+            "{what}: only {killed} runs were still going when killed"
+        );
         finish(what, &args(&killed_dir));
         let (a, b) = (files(&clean), files(&killed_dir));
         assert_eq!(

@@ -411,6 +411,9 @@ impl FeatureCatalog {
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<FeatureSet> {
         let loc = &self.location;
+        if matches!(loc.kind(), crate::location::LocationKind::Local(_)) {
+            return self.read_json_local(entries, progress).await;
+        }
         let parsed: Vec<Values> = futures::stream::iter(entries.iter().cloned())
             .map(|entry| {
                 let loc = loc.clone();
@@ -438,6 +441,64 @@ impl FeatureCatalog {
         assemble(loc, entries, parsed)
     }
 }
+
+impl FeatureCatalog {
+    /// [`Self::read_json`] for a local folder: files read and parsed in runs of
+    /// [`LOCAL_RUN`], each run one blocking task (one hop per run, not two per file), as many
+    /// runs in flight as the machine has cores, twice.
+    async fn read_json_local(
+        &self,
+        entries: &[FeatureEntry],
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<FeatureSet> {
+        let in_flight = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut done = 0;
+        let names: Vec<Vec<String>> = entries
+            .chunks(LOCAL_RUN)
+            .map(|run| run.iter().map(|e| e.name.clone()).collect())
+            .collect();
+        let runs: Vec<Vec<Values>> = futures::stream::iter(names)
+            .map(|names: Vec<String>| {
+                let loc = self.location.clone();
+                tokio::task::spawn_blocking(move || {
+                    names
+                        .iter()
+                        .map(|name| {
+                            let bytes = loc
+                                .read_local_at_most(name, MAX_FEATURE_FILE_BYTES, "a feature file")
+                                .expect("a local location")?;
+                            let values = feature_json::parse(&bytes).map_err(|source| {
+                                StoreError::FeatureFile {
+                                    file: loc.describe(name),
+                                    source,
+                                }
+                            })?;
+                            Ok(narrowed(values))
+                        })
+                        .collect::<Result<Vec<Values>>>()
+                })
+            })
+            .buffered(in_flight)
+            .map(|joined| joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())))
+            .map(|run| {
+                if let Ok(r) = &run {
+                    done += r.len();
+                    progress(done);
+                }
+                run
+            })
+            .try_collect()
+            .await?;
+        assemble(
+            &self.location,
+            entries,
+            runs.into_iter().flatten().collect(),
+        )
+    }
+}
+
+/// Files per blocking task when reading a local folder.
+const LOCAL_RUN: usize = 32;
 
 /// A file's values as `f32` when every one of them is exactly a `f32` (half the memory, and
 /// what a network writes), as read otherwise.

@@ -270,6 +270,55 @@ impl Location {
         Ok(Bytes::from(bytes))
     }
 
+    /// For a local folder, reads file `name` (at most `max` bytes, as [`Self::get_at_most`])
+    /// on the calling thread, for callers that read many small files from a blocking task;
+    /// `None` for other stores.
+    pub(crate) fn read_local_at_most(
+        &self,
+        name: &str,
+        max: u64,
+        what: &'static str,
+    ) -> Option<Result<Vec<u8>>> {
+        use std::io::Read;
+        let LocationKind::Local(folder) = &self.kind else {
+            return None;
+        };
+        let file = folder.join(self.path_of(name).as_ref());
+        let location = || self.describe(name);
+        let io = |source: std::io::Error| match source.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NotFound {
+                location: location(),
+            },
+            _ => StoreError::Io {
+                location: location(),
+                source,
+            },
+        };
+        Some((|| {
+            let f = std::fs::File::open(&file).map_err(io)?;
+            let size = f.metadata().map_err(io)?.len();
+            if size > max {
+                return Err(StoreError::TooLarge {
+                    location: location(),
+                    size,
+                    max,
+                    what,
+                });
+            }
+            let mut bytes = Vec::with_capacity(size as usize);
+            f.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+            if bytes.len() as u64 > max {
+                return Err(StoreError::TooLarge {
+                    location: location(),
+                    size: bytes.len() as u64,
+                    max,
+                    what,
+                });
+            }
+            Ok(bytes)
+        })())
+    }
+
     /// Reads bytes `range` of object `name` (one ranged GET).
     pub async fn get_range(&self, name: &str, range: std::ops::Range<u64>) -> Result<Bytes> {
         self.store
