@@ -142,18 +142,16 @@ impl FeatureCatalog {
             .await?;
         let used = match &set.values {
             Values::F32(values) => {
-                let bytes = shard::encode_with_source(
+                shard::write_with_source(
+                    &cache.location,
+                    &cache.name,
                     &set.names,
                     set.dim,
                     values,
                     None,
                     Some(&fingerprint),
                 )
-                .map_err(|problem| StoreError::BadShard {
-                    file: cache.describe(),
-                    problem,
-                })?;
-                cache.location.put(&cache.name, bytes).await?;
+                .await?;
                 CacheUse::Written
             }
             _ => CacheUse::NotWritten {

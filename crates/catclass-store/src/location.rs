@@ -461,6 +461,83 @@ pub const MULTIPART_BYTES: usize = 16 << 20;
 impl Location {
     /// Uploads `bytes` as a multipart upload of [`MULTIPART_BYTES`] parts (a few in flight),
     /// aborted on failure so no partial object appears.
+    /// Writes object `name` from `chunks` (of `size` bytes in all) without holding them all:
+    /// a local file through a temporary one (synced and renamed, as [`Self::put`]); on other
+    /// stores one PUT up to [`MULTIPART_BYTES`], a multipart upload above (aborted on failure).
+    /// Either way the object appears whole or not at all.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use bytes::Bytes;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let loc = catclass_store::Location::local(dir.path(), false)?;
+    /// let chunks = (0..3u8).map(|i| Bytes::from(vec![i; 4]));
+    /// loc.put_chunks("x.bin", 12, futures::stream::iter(chunks)).await?;
+    /// assert_eq!(std::fs::read(dir.path().join("x.bin")).unwrap().len(), 12);
+    /// # Ok::<(), catclass_store::StoreError>(()) }).unwrap();
+    /// ```
+    pub async fn put_chunks(
+        &self,
+        name: &str,
+        size: u64,
+        chunks: impl futures::Stream<Item = Bytes> + Send,
+    ) -> Result<()> {
+        use futures::StreamExt;
+        let mut chunks = std::pin::pin!(chunks);
+        if let LocationKind::Local(folder) = &self.kind {
+            let file = folder.join(self.path_of(name).as_ref());
+            let location = self.describe(name);
+            // The writer runs on a blocking thread; two chunks wait for it at most.
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+            let writer = tokio::task::spawn_blocking(move || {
+                write_durably_with(&file, |f| {
+                    use std::io::Write;
+                    let mut written = 0u64;
+                    while let Some(chunk) = rx.blocking_recv() {
+                        f.write_all(&chunk)?;
+                        written += chunk.len() as u64;
+                    }
+                    // Short or long: never renamed into place.
+                    if written != size {
+                        return Err(std::io::Error::other(format!(
+                            "{written} bytes to write, {size} announced"
+                        )));
+                    }
+                    Ok(())
+                })
+            });
+            while let Some(chunk) = chunks.next().await {
+                if tx.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+            drop(tx);
+            return writer
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+                .map_err(|source| StoreError::Io { location, source });
+        }
+        if size <= MULTIPART_BYTES as u64 {
+            let mut all = Vec::with_capacity(size as usize);
+            while let Some(chunk) = chunks.next().await {
+                all.extend_from_slice(&chunk);
+            }
+            return self.put(name, all).await;
+        }
+        let path = self.path_of(name);
+        let err = |e| self.error(self.describe(name), e);
+        let upload = self.store.put_multipart(&path).await.map_err(err)?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, MULTIPART_BYTES);
+        while let Some(chunk) = chunks.next().await {
+            if let Err(e) = writer.wait_for_capacity(4).await {
+                let _ = writer.abort().await;
+                return Err(err(e));
+            }
+            writer.put(chunk);
+        }
+        writer.finish().await.map(|_| ()).map_err(err)
+    }
+
     async fn put_in_parts(&self, name: &str, bytes: Bytes) -> Result<()> {
         let path = self.path_of(name);
         let err = |e| self.error(self.describe(name), e);
@@ -565,6 +642,14 @@ fn process_runs_here(pid: u32) -> bool {
 /// gives an error and leaves the previous file (if any) as it was.
 fn write_durably(file: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    write_durably_with(file, |f| f.write_all(bytes))
+}
+
+/// [`write_durably`] of what `write` writes into the temporary file.
+fn write_durably_with(
+    file: &std::path::Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static WRITES: AtomicU64 = AtomicU64::new(0);
     let dir = file.parent().unwrap_or(std::path::Path::new("."));
@@ -574,7 +659,7 @@ fn write_durably(file: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        write(&mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, file)
     })();

@@ -92,6 +92,23 @@ pub(crate) fn encode_with_source(
             names.len()
         ));
     }
+    let mut out = header_bytes(names, dim, values.len(), feature_model, source)?;
+    out.reserve(values.len() * 4);
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok(out)
+}
+
+/// The bytes before the rows: the header's length, then the header (padded so the rows start
+/// 8-byte aligned) for `values` floats.
+fn header_bytes(
+    names: &[String],
+    dim: usize,
+    values: usize,
+    feature_model: Option<&FeatureModel>,
+    source: Option<&str>,
+) -> std::result::Result<Vec<u8>, String> {
     // The header is written here (not by the `safetensors` crate, whose metadata map has no
     // fixed order) so that the same rows always give the same bytes; the tests check that
     // `safetensors` reads it.
@@ -111,7 +128,7 @@ pub(crate) fn encode_with_source(
     if let Some(source) = source {
         meta.insert("source", source.to_string());
     }
-    let data_bytes = values.len() * 4;
+    let data_bytes = values * 4;
     let header = serde_json::json!({
         "__metadata__": meta,
         TENSOR_NAME: {
@@ -125,16 +142,14 @@ pub(crate) fn encode_with_source(
     while (8 + json.len()) % 8 != 0 {
         json.push(b' ');
     }
-    let mut out = Vec::with_capacity(8 + json.len() + data_bytes);
+    let mut out = Vec::with_capacity(8 + json.len());
     out.extend_from_slice(&(json.len() as u64).to_le_bytes());
     out.extend_from_slice(&json);
-    for v in values {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
     Ok(out)
 }
 
-/// Writes a shard as object `name` of `out` (atomically, like every write).
+/// Writes a shard as object `name` of `out` (atomically, like every write), streaming its
+/// rows: the only copy held is a few chunks of [`STREAM_CHUNK_BYTES`].
 pub async fn write(
     out: &Location,
     name: &str,
@@ -143,10 +158,47 @@ pub async fn write(
     values: &[f32],
     feature_model: Option<&FeatureModel>,
 ) -> Result<()> {
-    let bytes =
-        encode(names, dim, values, feature_model).map_err(|p| bad(&out.describe(name), p))?;
-    out.put(name, bytes).await
+    write_with_source(out, name, names, dim, values, feature_model, None).await
 }
+
+/// [`write`], recording the fingerprint of the files the rows were read from (a cache).
+pub(crate) async fn write_with_source(
+    out: &Location,
+    name: &str,
+    names: &[String],
+    dim: usize,
+    values: &[f32],
+    feature_model: Option<&FeatureModel>,
+    source: Option<&str>,
+) -> Result<()> {
+    if values.len() != names.len() * dim {
+        return Err(bad(
+            &out.describe(name),
+            format!(
+                "{} values are not {} rows of {dim}",
+                values.len(),
+                names.len()
+            ),
+        ));
+    }
+    // The header alone: the bytes `encode` writes before the rows.
+    let header = header_bytes(names, dim, values.len(), feature_model, source)
+        .map_err(|p| bad(&out.describe(name), p))?;
+    let size = header.len() as u64 + values.len() as u64 * 4;
+    let rows = values.chunks(STREAM_CHUNK_BYTES / 4).map(|chunk| {
+        let mut b = Vec::with_capacity(chunk.len() * 4);
+        for v in chunk {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        bytes::Bytes::from(b)
+    });
+    let chunks = std::iter::once(bytes::Bytes::from(header)).chain(rows);
+    out.put_chunks(name, size, futures::stream::iter(chunks))
+        .await
+}
+
+/// Bytes of rows per chunk when a shard is written.
+pub const STREAM_CHUNK_BYTES: usize = 4 << 20;
 
 #[derive(Deserialize)]
 struct TensorInfo {
