@@ -126,6 +126,23 @@ pub enum StoreError {
         /// The explanation.
         reason: String,
     },
+    /// An object read whose number of bytes is not the one expected (its listed size, or the
+    /// length of the range asked): a response cut short or garbled on the way, or an object
+    /// changed while being read. Never taken for the object.
+    #[error(
+        "{location}: {received} bytes received, but {expected} expected ({expected_from}): \
+         the response was cut short or the object changed while being read"
+    )]
+    LengthMismatch {
+        /// Full location of the object.
+        location: String,
+        /// Bytes received.
+        received: u64,
+        /// Bytes expected.
+        expected: u64,
+        /// Where the expected number comes from ("its listed size", "the range asked").
+        expected_from: &'static str,
+    },
     /// A local I/O error.
     #[error("{location}: {source}")]
     Io {

@@ -172,6 +172,8 @@ pub struct FeatureCatalog {
     /// Of the JSON files listed (names, sizes, modification times, ETags), when they are
     /// the source.
     fingerprint: Option<String>,
+    /// The listed size of each JSON file: a file read with another size is refused.
+    listed_sizes: Arc<HashMap<String, u64>>,
 }
 
 fn entry_of(location: &Location, name: String) -> Result<FeatureEntry> {
@@ -261,12 +263,17 @@ impl FeatureCatalog {
         }
         let fingerprint =
             matches!(source, FeatureSource::Json).then(|| crate::cache::fingerprint(&json_metas));
+        let listed_sizes = json_metas
+            .iter()
+            .map(|(name, meta)| (name.clone(), meta.size))
+            .collect();
         Ok(FeatureCatalog {
             location: location.clone(),
             entries,
             source,
             skipped: listing.skipped,
             fingerprint,
+            listed_sizes: Arc::new(listed_sizes),
         })
     }
 
@@ -417,10 +424,21 @@ impl FeatureCatalog {
         let parsed: Vec<Values> = futures::stream::iter(entries.iter().cloned())
             .map(|entry| {
                 let loc = loc.clone();
+                let listed = self.listed_sizes.get(&entry.name).copied();
                 tokio::spawn(async move {
                     let bytes = loc
                         .get_at_most(&entry.name, MAX_FEATURE_FILE_BYTES, "a feature file")
                         .await?;
+                    // A response cut short of the object (or an object changed since listed)
+                    // is never parsed: a prefix of a feature file can be a valid one.
+                    if let Some(size) = listed.filter(|&s| s != bytes.len() as u64) {
+                        return Err(StoreError::LengthMismatch {
+                            location: loc.describe(&entry.name),
+                            received: bytes.len() as u64,
+                            expected: size,
+                            expected_from: "its listed size",
+                        });
+                    }
                     let values =
                         feature_json::parse(&bytes).map_err(|source| StoreError::FeatureFile {
                             file: loc.describe(&entry.name),
@@ -460,6 +478,7 @@ impl FeatureCatalog {
         let runs: Vec<Vec<Values>> = futures::stream::iter(names)
             .map(|names: Vec<String>| {
                 let loc = self.location.clone();
+                let listed = self.listed_sizes.clone();
                 tokio::task::spawn_blocking(move || {
                     names
                         .iter()
@@ -467,6 +486,18 @@ impl FeatureCatalog {
                             let bytes = loc
                                 .read_local_at_most(name, MAX_FEATURE_FILE_BYTES, "a feature file")
                                 .expect("a local location")?;
+                            // As for other stores: a file changed since it was listed is
+                            // refused, never half read.
+                            if let Some(&size) =
+                                listed.get(name).filter(|&&s| s != bytes.len() as u64)
+                            {
+                                return Err(StoreError::LengthMismatch {
+                                    location: loc.describe(name),
+                                    received: bytes.len() as u64,
+                                    expected: size,
+                                    expected_from: "its listed size",
+                                });
+                            }
                             let values = feature_json::parse(&bytes).map_err(|source| {
                                 StoreError::FeatureFile {
                                     file: loc.describe(name),

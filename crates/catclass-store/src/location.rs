@@ -319,25 +319,50 @@ impl Location {
         })())
     }
 
-    /// Reads bytes `range` of object `name` (one ranged GET).
+    /// Reads bytes `range` of object `name` (one ranged GET); fewer or more bytes than asked
+    /// are a [`StoreError::LengthMismatch`].
     pub async fn get_range(&self, name: &str, range: std::ops::Range<u64>) -> Result<Bytes> {
-        self.store
-            .get_range(&self.path_of(name), range)
+        let bytes = self
+            .store
+            .get_range(&self.path_of(name), range.clone())
             .await
-            .map_err(|e| self.error(self.describe(name), e))
+            .map_err(|e| self.error(self.describe(name), e))?;
+        self.check_range(name, &range, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// Fails unless `bytes` are as many as `range` asked (object_store returns a body cut
+    /// short as it came).
+    fn check_range(&self, name: &str, range: &std::ops::Range<u64>, bytes: &Bytes) -> Result<()> {
+        let expected = range.end.saturating_sub(range.start);
+        if bytes.len() as u64 == expected {
+            return Ok(());
+        }
+        Err(StoreError::LengthMismatch {
+            location: self.describe(name),
+            received: bytes.len() as u64,
+            expected,
+            expected_from: "the range asked",
+        })
     }
 
     /// Reads several byte ranges of object `name`; nearby ranges are coalesced into fewer
-    /// ranged GETs, issued concurrently.
+    /// ranged GETs, issued concurrently. A part of another length than its range is a
+    /// [`StoreError::LengthMismatch`].
     pub async fn get_ranges(
         &self,
         name: &str,
         ranges: &[std::ops::Range<u64>],
     ) -> Result<Vec<Bytes>> {
-        self.store
+        let parts = self
+            .store
             .get_ranges(&self.path_of(name), ranges)
             .await
-            .map_err(|e| self.error(self.describe(name), e))
+            .map_err(|e| self.error(self.describe(name), e))?;
+        for (range, bytes) in ranges.iter().zip(&parts) {
+            self.check_range(name, range, bytes)?;
+        }
+        Ok(parts)
     }
 
     /// The size in bytes of object `name`.

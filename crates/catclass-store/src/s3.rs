@@ -185,6 +185,11 @@ pub enum S3FailureKind {
     AccessDenied,
     /// No credentials could be found anywhere.
     NoCredentials,
+    /// The server kept asking to slow down (`503 SlowDown`, `429`) after the retries.
+    Throttled,
+    /// A response ended before the length it announced and the rest could not be fetched:
+    /// object_store's request for the missing bytes was refused (out of range, or empty).
+    ShortResponse,
     /// The server could not be reached or kept failing after the retries.
     Unavailable,
     /// Anything else.
@@ -229,9 +234,10 @@ impl S3Failure {
             (_, object_store::Error::Unauthenticated { .. }) => K::BadCredentials,
             (_, object_store::Error::PermissionDenied { .. }) => K::AccessDenied,
             _ if is_credential_lookup(&text) => K::NoCredentials,
-            _ if status.is_some_and(|s| s >= 500 || s == 429) || is_transport(err) => {
-                K::Unavailable
-            }
+            (Some(c), _) if is_throttling_code(c) => K::Throttled,
+            _ if status == Some(429) => K::Throttled,
+            _ if status.is_some_and(|s| s >= 500) || is_transport(err) => K::Unavailable,
+            _ if is_refused_range(status, &text) => K::ShortResponse,
             _ => K::Other,
         };
         let with_code = |s: &str| match &code {
@@ -253,8 +259,37 @@ impl S3Failure {
             K::NoCredentials => "no AWS credentials found: set AWS_ACCESS_KEY_ID and \
                                  AWS_SECRET_ACCESS_KEY, or run with an instance role"
                 .to_owned(),
+            K::Throttled => {
+                let answer = match (status, &code) {
+                    (Some(s), Some(c)) => format!("{s} {c}"),
+                    (Some(s), None) => s.to_string(),
+                    (None, Some(c)) => c.clone(),
+                    (None, None) => "throttling".to_owned(),
+                };
+                match retries {
+                    Some(n) => {
+                        format!("throttled by the server ({answer}), gave up after {n} retries")
+                    }
+                    None => format!("throttled by the server ({answer})"),
+                }
+            }
+            K::ShortResponse => format!(
+                "a response ended before its announced length, and the server refused the \
+                 range of the missing bytes ({}{})",
+                status.unwrap_or_default(),
+                code.as_deref().map(|c| format!(" {c}")).unwrap_or_default()
+            ),
             K::Unavailable => match (status, transport_cause(err)) {
                 (Some(s), _) => format!("{}{after}", with_code(&format!("server error {s}"))),
+                (None, Some(cause)) if is_body_error(err) && cause == "timed out" => {
+                    "receiving the object took longer than the request timeout; gave up after \
+                     the retries"
+                        .to_owned()
+                }
+                (None, Some(cause)) if is_body_error(err) => format!(
+                    "the connection broke while receiving the object ({cause}); gave up after \
+                     the retries"
+                ),
                 (None, Some(cause)) => match endpoint_of(&text) {
                     Some(ep) => format!("cannot reach {ep} ({cause}){after}"),
                     None => format!("cannot reach the S3 endpoint ({cause}){after}"),
@@ -294,8 +329,44 @@ fn retries(text: &str) -> Option<usize> {
     rest[..end].parse().ok()
 }
 
+/// Whether the server refused a byte range: `416`, or `400` about the `Range` header (an empty
+/// range, asked by object_store when a response ends early after its last byte).
+fn is_refused_range(status: Option<u16>, text: &str) -> bool {
+    match status {
+        Some(416) => true,
+        Some(400) => text.to_ascii_lowercase().contains("range"),
+        _ => false,
+    }
+}
+
+/// S3 error codes that ask the client to slow down.
+fn is_throttling_code(code: &str) -> bool {
+    matches!(
+        code,
+        "SlowDown"
+            | "Throttling"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TooManyRequests"
+    )
+}
+
 fn is_credential_lookup(text: &str) -> bool {
     text.contains("169.254.169.254") || text.contains("169.254.170.2")
+}
+
+/// Whether the failure came while receiving a response's body (object_store retries those
+/// from the byte reached, and reports the last failure without a retry count).
+fn is_body_error(err: &object_store::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if text.contains("body error") || text.contains("error reading a body") {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 fn is_transport(err: &object_store::Error) -> bool {
@@ -309,6 +380,14 @@ fn transport_cause(err: &object_store::Error) -> Option<String> {
     while let Some(e) = cur {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             found = Some(io_kind_text(io));
+        } else if found.is_none() {
+            // Causes that are not `io::Error`s: reqwest's timeout, hyper's early end.
+            let text = e.to_string();
+            if text == "operation timed out" {
+                found = Some("timed out".to_owned());
+            } else if text.contains("closed before message completed") {
+                found = Some("connection closed early".to_owned());
+            }
         }
         cur = e.source();
     }
@@ -363,6 +442,23 @@ mod tests {
         assert_eq!(retries(t), Some(3));
         assert_eq!(s3_code("no code here"), None);
         assert_eq!(http_status("nothing"), None);
+    }
+
+    #[test]
+    fn a_slow_down_storm_is_explained_as_throttling() {
+        let err = object_store::Error::Generic {
+            store: "S3",
+            source: "Error performing GET http://h/b/k in 1ms, after 3 retries, max_retries: 3, \
+                     retry_timeout: 1s  - Server returned non-2xx status code: 503 Slow Down: \
+                     <Error><Code>SlowDown</Code></Error>"
+                .into(),
+        };
+        let failure = S3Failure::explain(&err);
+        assert_eq!(failure.kind, S3FailureKind::Throttled);
+        assert_eq!(
+            failure.reason,
+            "throttled by the server (503 SlowDown), gave up after 3 retries"
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //!   restarted on the same port and data (to test a server lost in the middle of a run), and is
 //!   killed on drop.
 //! * [`FaultProxy`] is a small TCP proxy on loopback that forwards to an upstream address and,
-//!   on a fixed schedule, drops requests, answers them with an error status, or delays them. It
+//!   on a fixed schedule, drops requests, answers them with an error status (503 as S3's
+//!   `Slow Down`), or delays them; on object reads it can also reset the connection mid-body,
+//!   drip the body slowly, or send a `Content-Length` that lies. It
 //!   forces one HTTP request per connection so that faults hit requests, not just the first
 //!   request of a pooled connection. Its work is bounded: a fault budget and a lifetime after
 //!   which it stops by itself.
