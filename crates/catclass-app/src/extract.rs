@@ -38,7 +38,7 @@ pub enum ExtractFailure {
     #[error(transparent)]
     UnknownPreset(#[from] catclass_features::preprocess::UnknownPreset),
     /// An engine name this build does not know.
-    #[error("unknown backend {name:?} (tract or burn)")]
+    #[error("unknown backend {name:?} (tract, burn or ort)")]
     UnknownBackend {
         /// The name.
         name: String,
@@ -63,6 +63,9 @@ pub enum ExtractFailure {
     /// The burn engine was asked for in a build without it.
     #[error("this catclass was built without the burn backend (cargo feature `burn`)")]
     BurnNotBuilt,
+    /// The onnxruntime engine was asked for in a build without it.
+    #[error("this catclass was built without the onnxruntime backend (cargo feature `ort`)")]
+    OrtNotBuilt,
     /// A folder without images.
     #[error("{location}: no images (*.jpg, *.jpeg, *.png) found")]
     NoImages {
@@ -163,14 +166,18 @@ pub enum BackendKind {
     Tract,
     /// burn (cargo feature `burn`).
     Burn,
+    /// onnxruntime (cargo feature `ort`; the library is loaded at run time from
+    /// `ORT_DYLIB_PATH`).
+    Ort,
 }
 
 impl BackendKind {
-    /// `tract` or `burn`.
+    /// `tract`, `burn` or `ort`.
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Tract => "tract",
             BackendKind::Burn => "burn",
+            BackendKind::Ort => "ort",
         }
     }
 }
@@ -181,6 +188,7 @@ impl std::str::FromStr for BackendKind {
         match s {
             "tract" => Ok(BackendKind::Tract),
             "burn" => Ok(BackendKind::Burn),
+            "ort" => Ok(BackendKind::Ort),
             _ => Err(ExtractFailure::UnknownBackend {
                 name: s.to_string(),
             }),
@@ -318,6 +326,15 @@ impl FeatureSpec {
             #[cfg(not(feature = "burn"))]
             BackendKind::Burn => {
                 return Err(ExtractFailure::BurnNotBuilt.into());
+            }
+            #[cfg(feature = "ort")]
+            BackendKind::Ort => Arc::new(
+                catclass_features::OrtBackend::from_bytes(&bytes, &name, layer)
+                    .map_err(feature_err)?,
+            ),
+            #[cfg(not(feature = "ort"))]
+            BackendKind::Ort => {
+                return Err(ExtractFailure::OrtNotBuilt.into());
             }
         };
         let record = FeatureModel {

@@ -43,6 +43,8 @@ pub enum BackendArg {
     Tract,
     /// burn (binary built with `--features burn`).
     Burn,
+    /// onnxruntime (binary built with `--features ort`; the library from `ORT_DYLIB_PATH`).
+    Ort,
 }
 
 impl From<BackendArg> for BackendKind {
@@ -50,6 +52,7 @@ impl From<BackendArg> for BackendKind {
         match b {
             BackendArg::Tract => BackendKind::Tract,
             BackendArg::Burn => BackendKind::Burn,
+            BackendArg::Ort => BackendKind::Ort,
         }
     }
 }

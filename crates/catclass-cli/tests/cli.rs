@@ -505,7 +505,7 @@ fn completions_and_help() {
     let help = ok(&["extract", "-h"]);
     for line in [
         "[possible values: keras-vgg16, efficientnet-lite, torchvision]",
-        "[possible values: tract, burn]",
+        "[possible values: tract, burn, ort]",
     ] {
         assert!(help.contains(line), "extract -h lacks {line}:\n{help}");
     }

@@ -309,6 +309,99 @@ fn burn_extracts_what_tract_extracts() {
     assert!(String::from_utf8_lossy(&mixed.stderr).contains("another network"));
 }
 
+/// `--backend ort` gives tract's features within 1e-4 (relative to the largest value). The
+/// onnxruntime library is `$ORT_DYLIB_PATH`, else the Python package's (never skipped).
+#[cfg(feature = "ort")]
+#[test]
+fn ort_extracts_what_tract_extracts() {
+    let library = std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let ask = "import onnxruntime, os, glob; \
+                       d = os.path.join(os.path.dirname(onnxruntime.__file__), 'capi'); \
+                       print(sorted(glob.glob(os.path.join(d, '*onnxruntime.*')), key=len)[0])";
+            let o = std::process::Command::new("python3")
+                .args(["-c", ask])
+                .output()
+                .expect("this test needs ORT_DYLIB_PATH or python3 with onnxruntime");
+            assert!(
+                o.status.success(),
+                "this test needs ORT_DYLIB_PATH or `pip install onnxruntime`: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+        });
+    let tmp = tempfile::tempdir().unwrap();
+    let imgs = [
+        testdata("images/chelsea.jpg"),
+        testdata("images/coffee.png"),
+    ];
+    let mut outputs = Vec::new();
+    for backend in ["tract", "ort"] {
+        let out = tmp.path().join(backend);
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_catclass"))
+            .args(["extract", p(&imgs[0]), p(&imgs[1]), "--out", p(&out)])
+            .args(["--backend", backend, "--batch", "2"])
+            .env("ORT_DYLIB_PATH", &library)
+            .output()
+            .unwrap();
+        ok(backend, &run);
+        outputs.push(out);
+    }
+    for name in ["chelsea.jpg.json", "coffee.png.json"] {
+        let read = |dir: &Path| -> Vec<f64> {
+            serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+        };
+        let (t, o) = (read(&outputs[0]), read(&outputs[1]));
+        assert_eq!(t.len(), o.len());
+        let scale = t.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let diff = t
+            .iter()
+            .zip(&o)
+            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+        assert!(diff <= 1e-4 * scale, "{name}: {diff} vs scale {scale}");
+    }
+    let manifest = std::fs::read_to_string(outputs[1].join("extract.manifest")).unwrap();
+    assert!(manifest.contains("\"ort\""), "{manifest}");
+    // Without a library named, the error says how to get one.
+    let unset = std::process::Command::new(env!("CARGO_BIN_EXE_catclass"))
+        .args([
+            "extract",
+            p(&imgs[0]),
+            "--out",
+            p(&tmp.path().join("unset")),
+        ])
+        .args(["--backend", "ort"])
+        .env_remove("ORT_DYLIB_PATH")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&unset.stderr);
+    assert_eq!(unset.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ORT_DYLIB_PATH") && stderr.contains("pip install onnxruntime"),
+        "{stderr}"
+    );
+}
+
+/// Without the cargo feature `ort`, `--backend ort` says how to get it.
+#[cfg(not(feature = "ort"))]
+#[test]
+fn ort_backend_not_built_is_said() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = catclass(&[
+        "extract",
+        p(&testdata("images/chelsea.jpg")),
+        "--out",
+        p(&tmp.path().join("f")),
+        "--backend",
+        "ort",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cargo feature `ort`"), "{stderr}");
+}
+
 /// Feature files already in the output folder with no manifest saying what made them are not
 /// adopted as this run's: the run refuses, naming the folder, and changes nothing.
 #[test]

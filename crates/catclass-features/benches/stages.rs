@@ -1,8 +1,9 @@
 //! Time per stage of extraction on the shipped photos: decode, preprocess (each preset), model
 //! (EfficientNet-Lite0, layer `features`, batch 1 and 8, one calling thread) with tract and,
-//! with the cargo feature `burn`, with burn (`flex` CPU backend).
+//! with the cargo feature `burn`, with burn (`flex` CPU backend), and with the cargo feature
+//! `ort`, with onnxruntime on one thread (the library from `ORT_DYLIB_PATH`).
 //!
-//! cargo bench -p catclass-features --bench stages [--features burn]
+//! cargo bench -p catclass-features --bench stages [--features burn] [--features ort]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -69,6 +70,15 @@ fn stages(c: &mut Criterion) {
                     .unwrap(),
             ),
         ),
+        #[cfg(feature = "ort")]
+        ("ort", {
+            let o = catclass_features::OrtBackend::builder()
+                .with_threads(1)
+                .load(&ModelSource::Default, Some(DEFAULT_LAYER))
+                .unwrap_or_else(|e| panic!("{e}"));
+            o.prepare(1).unwrap();
+            Arc::new(o)
+        }),
     ];
     for (label, backend) in backends {
         let mut g = c.benchmark_group(format!("model efficientnet-lite0 {label}"));

@@ -39,6 +39,12 @@ pub struct OutputSpec {
     pub dim: usize,
 }
 
+/// How to get an onnxruntime library, said by the errors about it.
+const ORT_LIBRARY_HINT: &str = "onnxruntime 1.22 or later is needed: `pip install onnxruntime` \
+     ships it as onnxruntime/capi/libonnxruntime.so.* in its site-packages folder \
+     (`python3 -c \"import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))\"`), \
+     and https://github.com/microsoft/onnxruntime/releases has builds";
+
 /// An inference failure, with the backend's message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -160,6 +166,20 @@ pub enum BackendError {
         /// Features per image.
         dim: usize,
     },
+    /// The onnxruntime library could not be loaded (cargo feature `ort`).
+    #[error("onnxruntime library {path}: {reason}. {}", ORT_LIBRARY_HINT)]
+    OrtLibrary {
+        /// The library file tried.
+        path: String,
+        /// Why it was not loaded.
+        reason: String,
+    },
+    /// No onnxruntime library was named: no path given and `ORT_DYLIB_PATH` unset or empty.
+    #[error(
+        "no onnxruntime library given: set ORT_DYLIB_PATH to its path. {}",
+        ORT_LIBRARY_HINT
+    )]
+    OrtLibraryUnset,
     /// A feature that is NaN or infinite (it cannot be written as a number, nor trained on).
     #[error("image {image} of the batch: feature {position} is {value}")]
     NonFinite {

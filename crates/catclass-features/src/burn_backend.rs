@@ -24,6 +24,7 @@ use tract_onnx::pb::{self, NodeProto};
 use tract_onnx::prelude::{Framework, TractError};
 
 use crate::backend::{BackendError, FeatureBackend, InputSpec, OutputSpec, checked_extract};
+use crate::layer::NodeNames;
 use crate::model::ModelSource;
 use crate::preprocess::Layout;
 
@@ -143,31 +144,17 @@ fn load_const(t: &pb::TensorProto) -> Result<Const, TractError> {
     Ok(Const { shape, f, i })
 }
 
-/// `true` when `name` is `layer` or has it as a `/`-separated part (ignoring a `:N` suffix);
-/// the rule of [`crate::TractBackend`].
-fn in_scope(name: &str, layer: &str) -> bool {
-    name == layer
-        || name
-            .split('/')
-            .any(|seg| seg == layer || seg.split(':').next() == Some(layer))
-}
-
-/// The tensor `layer` names: a tensor name, else the first output of the last node in the
-/// layer's scope.
+/// The tensor `layer` names (the rule of [`crate::layer`]).
 fn resolve_layer(graph: &pb::GraphProto, layer: &str) -> Option<String> {
-    if graph
+    let nodes: Vec<NodeNames<'_>> = graph
         .node
         .iter()
-        .any(|n| n.output.iter().any(|o| o == layer))
-    {
-        return Some(layer.to_owned());
-    }
-    graph
-        .node
-        .iter()
-        .rev()
-        .find(|n| in_scope(&n.name, layer) || n.output.iter().any(|o| in_scope(o, layer)))
-        .and_then(|n| n.output.first().cloned())
+        .map(|n| NodeNames {
+            name: &n.name,
+            outputs: n.output.iter().map(String::as_str).collect(),
+        })
+        .collect();
+    crate::layer::resolve_layer(&nodes, layer)
 }
 
 /// A failure to rebuild one node.

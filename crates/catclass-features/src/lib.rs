@@ -8,6 +8,8 @@
 //! - [`TractBackend`] (cargo feature `tract`, default): any ONNX CNN, output at a named layer.
 //! - `BurnBackend` (cargo feature `burn`): the same networks run natively in burn, weights read
 //!   from the ONNX file at run time.
+//! - `OrtBackend` (cargo feature `ort`): the same networks run by onnxruntime, its shared
+//!   library loaded at run time (`ORT_DYLIB_PATH`).
 //! - [`model`]: the default network (EfficientNet-Lite0, found at run time and checked by
 //!   SHA-256: [`DefaultModel`]) and model files.
 //! - [`extract`]: [`Extractor`], which runs a backend over many files on all cores and hands
@@ -39,8 +41,14 @@ mod decode;
 #[cfg(feature = "images")]
 pub mod extract;
 pub mod image;
+#[cfg(any(feature = "tract", feature = "burn", feature = "ort"))]
+mod layer;
 pub mod memory;
 pub mod model;
+#[cfg(feature = "ort")]
+mod onnx_proto;
+#[cfg(feature = "ort")]
+mod ort_backend;
 pub mod preprocess;
 pub mod resize;
 #[cfg(feature = "tract")]
@@ -61,6 +69,8 @@ pub use model::{
     DEFAULT_LAYER, DEFAULT_MODEL_FILE, DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, DEFAULT_PRESET,
     DefaultModel, FeatureModel, ModelSource, VGG16_LAYER, sha256_hex,
 };
+#[cfg(feature = "ort")]
+pub use ort_backend::{ORT_DYLIB_VAR, OrtBackend, OrtBuilder};
 pub use preprocess::{ChannelOrder, Layout, Preprocess, Preset, Resize};
 pub use resize::Filter;
 #[cfg(feature = "tract")]

@@ -7,6 +7,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::backend::{BackendError, FeatureBackend, InputSpec, OutputSpec, checked_extract};
+use crate::layer::in_scope;
 use crate::model::ModelSource;
 use crate::preprocess::Layout;
 use catclass_tract_kernels::{TuneOptions, Tuning, tune_with};
@@ -323,14 +324,6 @@ fn outlet_name(model: &InferenceModel, outlet: OutletId) -> String {
         .outlet_label(outlet)
         .map(str::to_owned)
         .unwrap_or_else(|| model.node(outlet.node).name.clone())
-}
-
-/// `true` when `name` is `layer` or has it as a `/`-separated part (ignoring a `:N` suffix).
-fn in_scope(name: &str, layer: &str) -> bool {
-    name == layer
-        || name
-            .split('/')
-            .any(|seg| seg == layer || seg.split(':').next() == Some(layer))
 }
 
 fn resolve_layer(model: &InferenceModel, layer: &str) -> Option<OutletId> {
