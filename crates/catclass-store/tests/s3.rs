@@ -5,34 +5,16 @@ mod common;
 use catclass_store::documents::{read_json, write_json};
 use catclass_store::{
     FeatureCatalog, FeatureFormat, FeatureSet, Location, S3FailureKind, S3Options, SHARD_FILE,
-    StoreError, StoreOptions, Values, feature_json, shard,
+    StoreError, StoreOptions, Values, shard,
 };
 use catclass_testkit::{ACCESS_KEY, Fault, FaultPlan, FaultProxy, REGION, S3Server, SECRET_KEY};
-use common::block_on;
+use common::{assert_one_line, block_on, feature_files, local_set, read_all};
+
+/// The generator seed of this file's feature files.
+const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 use futures::{StreamExt, TryStreamExt};
 use std::sync::Mutex;
 use std::time::Duration;
-
-const CLASSES: [&str; 3] = ["Abyssinian", "wheaten_terrier", "yorkshire_terrier"];
-
-/// `n` feature files of `dim` float32 values, deterministic, named like the seed's.
-fn feature_files(n: usize, dim: usize) -> Vec<(String, String)> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    (0..n)
-        .map(|i| {
-            let values: Vec<f32> = (0..dim)
-                .map(|_| {
-                    state = state
-                        .wrapping_mul(6_364_136_223_846_793_005)
-                        .wrapping_add(1_442_695_040_888_963_407);
-                    ((state >> 40) as f32) / (1u64 << 24) as f32 * 4.0
-                })
-                .collect();
-            let name = format!("{}_{}.jpg.json", CLASSES[i % CLASSES.len()], i + 1);
-            (name, feature_json::to_json(&values))
-        })
-        .collect()
-}
 
 fn write_local(dir: &std::path::Path, files: &[(String, String)]) {
     for (name, body) in files {
@@ -67,35 +49,10 @@ fn options(endpoint: String, secret: &str) -> StoreOptions {
     }
 }
 
-async fn read_all(spec: &str, opts: &StoreOptions) -> Result<FeatureSet, StoreError> {
-    let loc = common::open(spec, opts)?;
-    let cat = FeatureCatalog::list(&loc).await?;
-    cat.read(cat.entries(), opts.concurrency, &|_| {}).await
-}
-
-fn local_set(files: &[(String, String)]) -> FeatureSet {
-    let dir = tempfile::tempdir().unwrap();
-    write_local(dir.path(), files);
-    block_on(read_all(
-        dir.path().to_str().unwrap(),
-        &StoreOptions::default(),
-    ))
-    .unwrap()
-}
-
-fn assert_one_line(err: &StoreError, must_contain: &[&str]) {
-    let text = err.to_string();
-    eprintln!("error as shown: {text}");
-    assert!(!text.contains('\n'), "not one line: {text}");
-    for s in must_contain {
-        assert!(text.contains(s), "{text:?} lacks {s:?}");
-    }
-}
-
 #[test]
 fn features_on_s3_read_exactly_as_from_a_local_folder() {
     let server = S3Server::start_with_bucket("data").expect("start s3s-fs");
-    let files = feature_files(300, 64);
+    let files = feature_files(300, 64, SEED);
     let local = local_set(&files);
     let opts = options(server.endpoint(), SECRET_KEY);
     block_on(async {
@@ -175,7 +132,7 @@ fn wrong_credentials_fail_in_one_line_naming_the_location() {
     let server = S3Server::start_with_bucket("creds").expect("start s3s-fs");
     block_on(upload(
         &common::create("s3://creds/f", &options(server.endpoint(), SECRET_KEY)).unwrap(),
-        &feature_files(3, 4),
+        &feature_files(3, 4, SEED),
     ));
     let bad = options(server.endpoint(), "a-wrong-secret");
     let err = block_on(read_all("s3://creds/f", &bad)).unwrap_err();
@@ -224,7 +181,7 @@ fn missing_bucket_prefix_and_key_are_named() {
     let opts = options(server.endpoint(), SECRET_KEY);
     block_on(upload(
         &common::create("s3://present/features", &opts).unwrap(),
-        &feature_files(2, 4),
+        &feature_files(2, 4, SEED),
     ));
 
     let err = block_on(read_all("s3://absent/features", &opts)).unwrap_err();
@@ -253,7 +210,7 @@ fn a_server_lost_mid_read_fails_clearly_and_a_rerun_after_restart_completes() {
     let server = Mutex::new(S3Server::start_with_bucket("crash").expect("start s3s-fs"));
     let endpoint = server.lock().unwrap().endpoint();
     let opts = options(endpoint, SECRET_KEY);
-    let files = feature_files(400, 32);
+    let files = feature_files(400, 32, SEED);
     block_on(upload(
         &common::create("s3://crash/features", &opts).unwrap(),
         &files,
@@ -328,7 +285,7 @@ fn a_flaky_network_is_survived_by_the_retries() {
     let mut opts = options(proxy.endpoint(), SECRET_KEY);
     opts.s3.max_retries = 10;
     opts.s3.request_timeout = Duration::from_millis(400);
-    let files = feature_files(200, 32);
+    let files = feature_files(200, 32, SEED);
     block_on(upload(
         &common::create("s3://flaky/features", &opts).unwrap(),
         &files,
@@ -356,7 +313,7 @@ async fn write_shard(loc: &Location, set: &FeatureSet) {
 #[test]
 fn a_shard_on_s3_is_read_with_ranged_gets_exactly_as_the_json_files() {
     let server = S3Server::start_with_bucket("shards").expect("start s3s-fs");
-    let files = feature_files(600, 1000);
+    let files = feature_files(600, 1000, SEED);
     let local = local_set(&files);
     let opts = options(server.endpoint(), SECRET_KEY);
     block_on(async {
@@ -387,7 +344,7 @@ fn a_shard_on_s3_is_read_with_ranged_gets_exactly_as_the_json_files() {
 
 #[test]
 fn shards_beside_json_files_and_broken_shards() {
-    let files = feature_files(40, 16);
+    let files = feature_files(40, 16, SEED);
     let local = local_set(&files);
     let dir = tempfile::tempdir().unwrap();
     write_local(dir.path(), &files);

@@ -5,34 +5,15 @@
 
 mod common;
 use catclass_store::{
-    FeatureCatalog, FeatureSet, Location, S3FailureKind, S3Options, SHARD_FILE, StoreError,
-    StoreOptions, Values, feature_json, shard,
+    Location, S3FailureKind, S3Options, SHARD_FILE, StoreError, StoreOptions, Values, shard,
 };
 use catclass_testkit::{ACCESS_KEY, Fault, FaultPlan, FaultProxy, REGION, S3Server, SECRET_KEY};
-use common::block_on;
+use common::{assert_one_line, block_on, feature_files, local_set, read_all};
+
+/// The generator seed of this file's feature files.
+const SEED: u64 = 0x2545_f491_4f6c_dd1d;
 use futures::{StreamExt, TryStreamExt};
 use std::time::Duration;
-
-const CLASSES: [&str; 3] = ["Abyssinian", "wheaten_terrier", "yorkshire_terrier"];
-
-/// `n` feature files of `dim` float32 values, deterministic, named like the seed's.
-fn feature_files(n: usize, dim: usize) -> Vec<(String, String)> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    (0..n)
-        .map(|i| {
-            let values: Vec<f32> = (0..dim)
-                .map(|_| {
-                    state = state
-                        .wrapping_mul(6_364_136_223_846_793_005)
-                        .wrapping_add(1_442_695_040_888_963_407);
-                    ((state >> 40) as f32) / (1u64 << 24) as f32 * 4.0
-                })
-                .collect();
-            let name = format!("{}_{}.jpg.json", CLASSES[i % CLASSES.len()], i + 1);
-            (name, feature_json::to_json(&values))
-        })
-        .collect()
-}
 
 /// A server with `files` uploaded under `s3://bucket/features` (directly, not through a proxy).
 fn server_with(bucket: &str, files: &[(String, String)]) -> S3Server {
@@ -69,35 +50,8 @@ fn options(endpoint: String) -> StoreOptions {
     }
 }
 
-async fn read_all(spec: &str, opts: &StoreOptions) -> Result<FeatureSet, StoreError> {
-    let loc = common::open(spec, opts)?;
-    let cat = FeatureCatalog::list(&loc).await?;
-    cat.read(cat.entries(), opts.concurrency, &|_| {}).await
-}
-
-fn local_set(files: &[(String, String)]) -> FeatureSet {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, body) in files {
-        std::fs::write(dir.path().join(name), body).unwrap();
-    }
-    block_on(read_all(
-        dir.path().to_str().unwrap(),
-        &StoreOptions::default(),
-    ))
-    .unwrap()
-}
-
 fn open(bucket: &str, opts: &StoreOptions) -> Location {
     common::open(&format!("s3://{bucket}/features"), opts).unwrap()
-}
-
-fn assert_one_line(err: &StoreError, must_contain: &[&str]) {
-    let text = err.to_string();
-    eprintln!("error as shown: {text}");
-    assert!(!text.contains('\n'), "not one line: {text}");
-    for s in must_contain {
-        assert!(text.contains(s), "{text:?} lacks {s:?}");
-    }
 }
 
 /// A proxy in front of `server` making `fault` on every `every`-th request.
@@ -111,7 +65,7 @@ fn faulty_proxy(server: &S3Server, every: usize, fault: Fault) -> FaultProxy {
 /// each time, a file needing 10) fails naming the object once the retries are spent (1 case).
 #[test]
 fn a_connection_reset_mid_body_is_retried_from_the_byte_reached() {
-    let files = feature_files(30, 32);
+    let files = feature_files(30, 32, SEED);
     let local = local_set(&files);
     let server = server_with("resets", &files);
     for after in [0, 1, 64, 300] {
@@ -153,7 +107,7 @@ fn a_connection_reset_mid_body_is_retried_from_the_byte_reached() {
 /// one line naming the object and the timeout, after the retries (1 case).
 #[test]
 fn a_slow_drip_completes_or_fails_naming_the_timeout() {
-    let files = feature_files(30, 32);
+    let files = feature_files(30, 32, SEED);
     let local = local_set(&files);
     let server = server_with("drips", &files);
     for (bytes, pause) in [(1, Duration::ZERO), (32, Duration::from_millis(2))] {
@@ -209,7 +163,7 @@ fn a_slow_drip_completes_or_fails_naming_the_timeout() {
 /// one line naming the object, saying it was throttled and retried (2 cases).
 #[test]
 fn slow_down_storms_are_retried_or_reported_as_throttling() {
-    let files = feature_files(6, 16);
+    let files = feature_files(6, 16, SEED);
     let local = local_set(&files);
     let server = server_with("storms", &files);
     let (name, body) = &files[0];
@@ -283,7 +237,7 @@ fn assert_short_response(err: &StoreError, location: &str) {
 /// uploaded ones (1 case).
 #[test]
 fn a_wrong_content_length_is_never_taken_for_the_object() {
-    let files = feature_files(6, 32);
+    let files = feature_files(6, 32, SEED);
     let local = local_set(&files);
     let server = server_with("lengths", &files);
     let first = "s3://lengths/features/Abyssinian_1.jpg.json";
