@@ -237,11 +237,7 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E, output: Output) -> Result<(
         output.report(&report, || print_report(&report))?;
     }
     if report.failed > 0 {
-        if !lead {
-            // Rank 0 prints the summary; this rank's failures were printed as they happened.
-            return Err(ReportedElsewhere(Status::Partial).into());
-        }
-        return Err(PartlyDone(format!(
+        let summary = format!(
             "{} of {} images failed (listed above){}",
             report.failed,
             report.images,
@@ -250,8 +246,17 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E, output: Output) -> Result<(
             } else {
                 String::new()
             }
-        ))
-        .into());
+        );
+        if ranks == 1 {
+            return Err(PartlyDone(summary).into());
+        }
+        // Rank 0 says it before any rank ends: the first process to end with a non-zero
+        // status makes mpirun stop the others, rank 0 included.
+        if lead {
+            eprintln!("error: {summary}");
+        }
+        exec.agree(None)?;
+        return Err(ReportedElsewhere(Status::Partial).into());
     }
     Ok(())
 }
