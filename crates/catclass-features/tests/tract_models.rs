@@ -14,7 +14,7 @@ use catclass_features::{
     BackendError, DecodeLimits, Extractor, FeatureBackend, Layout, ModelSource, Preset, Rgb8Image,
     TractBackend, load_image,
 };
-use catclass_tract_kernels::{TuneOptions, Variant, WinogradChoice};
+use catclass_tract_kernels::{Isa, TuneOptions, Variant, WinogradChoice, isa};
 use common::{onnxruntime, rel_diff, testdata, vgg16_like};
 
 fn photo(name: &str) -> Rgb8Image {
@@ -133,6 +133,15 @@ fn tuned_plans_give_tracts_features() {
             "{images} images"
         );
         assert_eq!((tuning.winograd, tuning.im2col), (0, 0));
+        // Its 32 1x1 convolutions (16 followed by a ReLU6, 9 by a residual add) run as
+        // `PointwiseConv` where the CPU has AVX-512; elsewhere tract's products stay.
+        let p = tuning.pointwise;
+        let want = if isa() >= Isa::Avx512 {
+            (32, 16, 9)
+        } else {
+            (0, 0, 0)
+        };
+        assert_eq!((p.convs, p.clamps, p.residuals), want, "{images} images");
     }
     let untuned = tuned.with_tuning(false);
     assert_eq!(untuned.tuning_options(), None);
@@ -165,9 +174,10 @@ fn tuned_plans_give_tracts_features() {
             assert!(d <= 1e-5, "plans of {plan_batch}: relative difference {d}");
         }
     }
-    // Without the direct convolutions: tract's own plan, the same bits.
+    // Without the direct and 1x1 convolutions: tract's own plan, the same bits.
     let no_direct = TuneOptions {
         direct_convs: false,
+        pointwise_convs: false,
         ..TuneOptions::default()
     };
     let b = TractBackend::load(&ModelSource::Default, Some("logits"))

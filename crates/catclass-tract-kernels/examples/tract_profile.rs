@@ -1,7 +1,7 @@
 //! Time per operator of the tract plan that `catclass_features::TractBackend` runs, batch 1.
 //!
 //! cargo run --release -p catclass-tract-kernels --example tract_profile -- \
-//!     MODEL.onnx LAYER [--runs N] [--untuned] [--no-direct] [--no-winograd] [--winograd f2|f4]
+//!     MODEL.onnx LAYER [--runs N] [--untuned] [--no-direct] [--no-pointwise] [--no-winograd] [--winograd f2|f4]
 //!     [--no-im2col] [--knob TRACT_KNOB=VALUE]...
 //!
 //! Runs the plan N times (default 30) on a constant image and prints, per operator kind and
@@ -9,7 +9,7 @@
 //! noisy machine measures most steadily), with their sum and the mean and fastest wall
 //! time per image.
 //! `--untuned` leaves out catclass's rewrites (`catclass_tract_kernels::tune`); `--no-direct`,
-//! `--no-winograd`, `--winograd f2|f4` (one variant on every map) and `--no-im2col` change one
+//! `--no-pointwise`, `--no-winograd`, `--winograd f2|f4` (one variant on every map) and `--no-im2col` change one
 //! of its `TuneOptions`; `--knob` sets one of tract's scopable knobs while the plan is
 //! optimised.
 
@@ -33,6 +33,7 @@ fn main() -> TractResult<()> {
             "--runs" => runs = args.next().unwrap_or_default().parse()?,
             "--untuned" => tuned = false,
             "--no-direct" => options.direct_convs = false,
+            "--no-pointwise" => options.pointwise_convs = false,
             "--no-winograd" => options.winograd = WinogradChoice::Off,
             "--winograd" => {
                 let variant = match args.next().unwrap_or_default().as_str() {

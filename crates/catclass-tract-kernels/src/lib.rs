@@ -89,8 +89,14 @@
 
 #![deny(missing_docs)]
 
+mod cpu;
+pub mod pointwise;
 pub mod winograd;
 
+pub use cpu::{Isa, isa};
+pub use pointwise::{
+    PointwiseConv, PointwiseConvs, use_pointwise_convs, use_pointwise_convs_on_any_cpu,
+};
 pub use winograd::{
     Tiles, Variant, WINOGRAD_F2_MAX_PLANE, WINOGRAD_MIN_INPUT_CHANNELS, WinogradInput,
     WinogradOutput, use_winograd, use_winograd_with,
@@ -374,8 +380,7 @@ impl PlaneLayout {
         assert!(scratch.len() >= planes * self.len && kernel.len() == self.taps.len());
         assert_eq!(out.len(), self.g.output[0] * self.g.output[1]);
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if isa() >= Isa::Avx2Fma {
             // SAFETY: the CPU has AVX2 and FMA; every read is inside the scratch plane (see
             // `PlaneLayout::new`), whose length was just checked.
             unsafe { avx2::convolve(self, scratch, kernel, bias, out) };
@@ -401,8 +406,7 @@ impl PlaneLayout {
                 .all(|o| o.len() == self.g.output[0] * self.g.output[1])
         );
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if isa() >= Isa::Avx2Fma {
             // SAFETY: as in `convolve`; the lengths were just checked.
             unsafe { avx2::convolve_channels(self, scratch, kernels, biases, outs) };
             return;
@@ -655,6 +659,8 @@ mod avx2 {
 pub struct Tuning {
     /// Convolutions now run by [`DirectConv2d`].
     pub direct: DirectConvs,
+    /// 1x1 convolutions now run by [`PointwiseConv`].
+    pub pointwise: PointwiseConvs,
     /// 3x3 convolutions now run as Winograd.
     pub winograd: usize,
     /// Convolutions lowered through im2col rather than tract's direct spatial kernel.
@@ -684,6 +690,9 @@ pub struct Tuning {
 pub struct TuneOptions {
     /// Depthwise and few-channel convolutions run as [`DirectConv2d`] ([`use_direct_convs`]).
     pub direct_convs: bool,
+    /// 1x1 convolutions run as [`PointwiseConv`] where the CPU runs AVX-512
+    /// ([`use_pointwise_convs`]).
+    pub pointwise_convs: bool,
     /// Whether, and with which variant, 3x3 convolutions run as Winograd ([`use_winograd_with`]).
     pub winograd: WinogradChoice,
     /// Thick convolutions that tract would run with its direct spatial kernel are lowered
@@ -696,6 +705,7 @@ impl Default for TuneOptions {
     fn default() -> Self {
         Self {
             direct_convs: true,
+            pointwise_convs: true,
             winograd: WinogradChoice::ByPlane,
             im2col_for_thick_convs: true,
         }
@@ -733,13 +743,18 @@ pub fn tune(model: &mut TypedModel) -> TractResult<Tuning> {
 }
 
 /// Applies the rewrites that `options` selects to a decluttered model, before
-/// `into_optimized`, in this order: [`use_direct_convs`], [`use_winograd_with`],
-/// [`use_im2col_for_thick_convs`]. The counts of a rewrite left out are 0.
+/// `into_optimized`, in this order: [`use_direct_convs`], [`use_pointwise_convs`],
+/// [`use_winograd_with`], [`use_im2col_for_thick_convs`]. The counts of a rewrite left out are 0.
 pub fn tune_with(model: &mut TypedModel, options: &TuneOptions) -> TractResult<Tuning> {
     let direct = if options.direct_convs {
         use_direct_convs(model)?
     } else {
         DirectConvs::default()
+    };
+    let pointwise = if options.pointwise_convs {
+        use_pointwise_convs(model)?
+    } else {
+        PointwiseConvs::default()
     };
     let winograd = match options.winograd {
         WinogradChoice::Off => 0,
@@ -752,6 +767,7 @@ pub fn tune_with(model: &mut TypedModel, options: &TuneOptions) -> TractResult<T
     };
     Ok(Tuning {
         direct,
+        pointwise,
         winograd,
         im2col,
     })

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use catclass_tract_kernels::{
-    DirectConv2d, TuneOptions, Variant, WinogradChoice, WinogradOutput, tune, tune_with,
+    DirectConv2d, Isa, PointwiseConv, TuneOptions, Variant, WinogradChoice, WinogradOutput, isa,
+    tune, tune_with, use_direct_convs, use_pointwise_convs_on_any_cpu,
 };
 use tract_onnx::prelude::*;
 
@@ -94,15 +95,61 @@ fn efficientnet_lite0_depthwise_and_stem_convolutions_run_direct() {
             "batch {batch}"
         );
         assert_eq!((tuning.winograd, tuning.im2col), (0, 0));
+        // The 32 1x1 convolutions, where the CPU has AVX-512.
+        let p = tuning.pointwise;
+        let want = if isa() >= Isa::Avx512 {
+            (32, 16, 9)
+        } else {
+            (0, 0, 0)
+        };
+        assert_eq!((p.convs, p.clamps, p.residuals), want, "batch {batch}");
     }
-    // Without the direct convolutions nothing else takes them: tract's plan.
+    // Without the direct and 1x1 convolutions nothing else takes them: tract's plan.
     let mut typed = efficientnet_lite0(1);
     let opts = TuneOptions {
         direct_convs: false,
+        pointwise_convs: false,
         ..TuneOptions::default()
     };
     assert_eq!(tune_with(&mut typed, &opts).unwrap(), Default::default());
     assert!(!typed.nodes().iter().any(|n| n.op_is::<DirectConv2d>()));
+    assert!(!typed.nodes().iter().any(|n| n.op_is::<PointwiseConv>()));
+}
+
+/// Runs `model` on one reproducible 224x224 image: its single output.
+fn run_image(model: TypedModel) -> Vec<f32> {
+    let n = 3 * 224 * 224;
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let x = Tensor::from_shape(&[1, 3, 224, 224], &x).unwrap();
+    let plan = model.into_optimized().unwrap().into_runnable().unwrap();
+    let y = plan.run(tvec![x.into()]).unwrap();
+    y[0].try_as_plain_ram()
+        .unwrap()
+        .as_slice::<f32>()
+        .unwrap()
+        .to_vec()
+}
+
+#[test]
+fn efficientnet_lite0_with_every_1x1_convolution_rewritten_gives_tracts_logits() {
+    // On any CPU (the portable path where there is no AVX-512): the whole network, direct
+    // depthwise and 1x1 convolutions, against tract's own plan.
+    let mut typed = efficientnet_lite0(1);
+    assert_eq!(use_direct_convs(&mut typed).unwrap().convs, 17);
+    let p = use_pointwise_convs_on_any_cpu(&mut typed).unwrap();
+    assert_eq!((p.convs, p.clamps, p.residuals), (32, 16, 9));
+    let fast = run_image(typed);
+    let own = run_image(efficientnet_lite0(1));
+    assert_eq!(fast.len(), own.len());
+    let scale = own.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = fast
+        .iter()
+        .zip(&own)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    println!("largest difference {worst:e} of logits up to {scale}");
+    assert!(scale > 1.0 && worst <= 1e-5 * scale, "{worst} vs {scale}");
 }
 
 #[test]
