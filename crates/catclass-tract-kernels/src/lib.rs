@@ -107,8 +107,12 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-/// Output points in one AVX2 register.
+/// Output points in one AVX2 register: the runs of a [`PlaneLayout`] by default.
 const LANES: usize = 8;
+
+/// Output points in one AVX-512 register: the runs of a [`PlaneLayout`] for maps wider than
+/// [`LANES`] on a CPU with AVX-512.
+const WIDE_LANES: usize = 16;
 
 /// Output channels computed together when they read several input planes.
 const CHANNEL_TILE: usize = 4;
@@ -293,20 +297,30 @@ struct PlaneLayout {
     /// Scratch offset of each tap (input plane, kernel row, kernel column) for output point
     /// (0, 0); the planes lie one after the other, `len` floats each.
     taps: Vec<usize>,
-    /// Output width rounded up to whole runs of [`LANES`].
+    /// Points per vector run: [`LANES`] or [`WIDE_LANES`].
+    lanes: usize,
+    /// Output width rounded up to whole runs of `lanes`.
     wide: usize,
     /// The clamp applied to each output.
     clamp: Option<Clamp>,
 }
 
 impl PlaneLayout {
+    /// The layout for this CPU: runs of [`WIDE_LANES`] on AVX-512 for maps wider than
+    /// [`LANES`], of [`LANES`] otherwise.
     fn new(g: Geometry, planes: usize, clamp: Option<Clamp>) -> Self {
+        let wide = isa() >= Isa::Avx512 && g.output[1] > LANES;
+        Self::with_lanes(g, planes, clamp, if wide { WIDE_LANES } else { LANES })
+    }
+
+    /// The layout with runs of `lanes` points ([`LANES`] or [`WIDE_LANES`]).
+    fn with_lanes(g: Geometry, planes: usize, clamp: Option<Clamp>, lanes: usize) -> Self {
         let [h, w] = g.input;
         let [kh, kw] = g.kernel;
         let [sy, sx] = g.strides;
         let [pt, pl] = g.pad_before;
         let [oh, _] = g.output;
-        let wide = g.output[1].div_ceil(LANES) * LANES;
+        let wide = g.output[1].div_ceil(lanes) * lanes;
         // Every tap of every output point reads inside its phase: column `ox + kx / sx` with
         // `ox < wide`, row `oy * sy + ky`.
         let row = (wide + (kw - 1) / sx + 1).max((w + pl).div_ceil(sx));
@@ -327,6 +341,7 @@ impl PlaneLayout {
             len,
             column,
             taps,
+            lanes,
             wide,
             clamp,
         }
@@ -386,13 +401,23 @@ impl PlaneLayout {
 
     /// Computes one output plane from the scratch planes (one per input channel it reads).
     fn convolve(&self, scratch: &[f32], kernel: &[f32], bias: f32, out: &mut [f32]) {
+        self.convolve_on(isa(), scratch, kernel, bias, out);
+    }
+
+    /// [`Self::convolve`] with the vector code of `isa` (at most this CPU's; AVX-512 only for a
+    /// layout of [`WIDE_LANES`]).
+    fn convolve_on(&self, isa: Isa, scratch: &[f32], kernel: &[f32], bias: f32, out: &mut [f32]) {
         let planes = self.taps.len() / (self.g.kernel[0] * self.g.kernel[1]);
         assert!(scratch.len() >= planes * self.len && kernel.len() == self.taps.len());
         assert_eq!(out.len(), self.g.output[0] * self.g.output[1]);
+        assert!(isa <= crate::isa());
+        // SAFETY (both): the CPU has the instruction set; every read is inside the scratch
+        // plane (see `PlaneLayout::with_lanes`), whose length was just checked.
         #[cfg(target_arch = "x86_64")]
-        if isa() >= Isa::Avx2Fma {
-            // SAFETY: the CPU has AVX2 and FMA; every read is inside the scratch plane (see
-            // `PlaneLayout::new`), whose length was just checked.
+        if isa >= Isa::Avx512 && self.lanes == WIDE_LANES {
+            unsafe { avx512::convolve(self, scratch, kernel, bias, out) };
+            return;
+        } else if isa >= Isa::Avx2Fma {
             unsafe { avx2::convolve(self, scratch, kernel, bias, out) };
             return;
         }
@@ -408,6 +433,18 @@ impl PlaneLayout {
         biases: [f32; CHANNEL_TILE],
         outs: [&mut [f32]; CHANNEL_TILE],
     ) {
+        self.convolve_channels_on(isa(), scratch, kernels, biases, outs);
+    }
+
+    /// [`Self::convolve_channels`] with the vector code of `isa`, as [`Self::convolve_on`].
+    fn convolve_channels_on(
+        &self,
+        isa: Isa,
+        scratch: &[f32],
+        kernels: [&[f32]; CHANNEL_TILE],
+        biases: [f32; CHANNEL_TILE],
+        outs: [&mut [f32]; CHANNEL_TILE],
+    ) {
         let planes = self.taps.len() / (self.g.kernel[0] * self.g.kernel[1]);
         assert!(scratch.len() >= planes * self.len);
         assert!(kernels.iter().all(|k| k.len() == self.taps.len()));
@@ -415,9 +452,13 @@ impl PlaneLayout {
             outs.iter()
                 .all(|o| o.len() == self.g.output[0] * self.g.output[1])
         );
+        assert!(isa <= crate::isa());
+        // SAFETY (both): as in `convolve_on`; the lengths were just checked.
         #[cfg(target_arch = "x86_64")]
-        if isa() >= Isa::Avx2Fma {
-            // SAFETY: as in `convolve`; the lengths were just checked.
+        if isa >= Isa::Avx512 && self.lanes == WIDE_LANES {
+            unsafe { avx512::convolve_channels(self, scratch, kernels, biases, outs) };
+            return;
+        } else if isa >= Isa::Avx2Fma {
             unsafe { avx2::convolve_channels(self, scratch, kernels, biases, outs) };
             return;
         }
@@ -512,222 +553,262 @@ mod fill_avx512 {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::{CHANNEL_TILE, LANES, PlaneLayout};
-    use std::arch::x86_64::*;
+/// The vector tiles of [`PlaneLayout::convolve`] and [`PlaneLayout::convolve_channels`], written
+/// once and instantiated per instruction set (`avx2`: 8 lanes, `avx512`: 16), each a module whose
+/// functions run with that set's target features. Output runs are `LANES` points wide; the layout
+/// must have been made for that many lanes ([`PlaneLayout::lanes`]).
+macro_rules! direct_tiles {
+    ($name:ident, $features:literal, $lanes:literal, $vec:ty, $zero:ident, $set1:ident, $load:ident,
+     $fma:ident, $min:ident, $max:ident, $store:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        mod $name {
+            use super::{CHANNEL_TILE, PlaneLayout};
+            use std::arch::x86_64::*;
 
-    /// [`PlaneLayout::convolve_portable`] on tiles of 6 to 8 registers (2 rows of 24 or 32
-    /// output points, 4 rows of 16, 8 rows of 8; fewer rows at the bottom of the plane), so
-    /// that the fused multiply-adds of a tap form enough independent chains.
-    ///
-    /// # Safety
-    /// AVX2 and FMA must be available; `scratch` must hold `layout.len` floats, `kernel` one
-    /// per tap and `out` the output plane.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn convolve(
-        layout: &PlaneLayout,
-        scratch: &[f32],
-        kernel: &[f32],
-        bias: f32,
-        out: &mut [f32],
-    ) {
-        let [oh, _] = layout.g.output;
-        let mut ox = 0;
-        while ox < layout.wide {
-            let runs = ((layout.wide - ox) / LANES).min(4);
-            let mut oy = 0;
-            while oy < oh {
-                let rows = (oh - oy).min(8 / runs);
-                let args = (layout, scratch, kernel, bias, &mut *out, oy, ox);
-                // SAFETY (every arm): the caller's contract.
-                unsafe {
-                    match (runs, rows) {
-                        (4, 2) => tile::<2, 4>(args),
-                        (4, _) => tile::<1, 4>(args),
-                        (3, 2) => tile::<2, 3>(args),
-                        (3, _) => tile::<1, 3>(args),
-                        (2, 4) => tile::<4, 2>(args),
-                        (2, 3) => tile::<3, 2>(args),
-                        (2, 2) => tile::<2, 2>(args),
-                        (2, _) => tile::<1, 2>(args),
-                        (_, 8) => tile::<8, 1>(args),
-                        (_, 7) => tile::<7, 1>(args),
-                        (_, 6) => tile::<6, 1>(args),
-                        (_, 5) => tile::<5, 1>(args),
-                        (_, 4) => tile::<4, 1>(args),
-                        (_, 3) => tile::<3, 1>(args),
-                        (_, 2) => tile::<2, 1>(args),
-                        _ => tile::<1, 1>(args),
+            /// Output points in one register.
+            const LANES: usize = $lanes;
+
+            /// [`PlaneLayout::convolve_portable`] on tiles of 6 to 8 registers (2 rows of 24 or 32
+            /// output points, 4 rows of 16, 8 rows of 8; fewer rows at the bottom of the plane), so
+            /// that the fused multiply-adds of a tap form enough independent chains.
+            ///
+            /// # Safety
+            /// The module's instruction set must be available; `scratch` must hold `layout.len` floats, `kernel` one
+            /// per tap and `out` the output plane.
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn convolve(
+                layout: &PlaneLayout,
+                scratch: &[f32],
+                kernel: &[f32],
+                bias: f32,
+                out: &mut [f32],
+            ) {
+                let [oh, _] = layout.g.output;
+                let mut ox = 0;
+                while ox < layout.wide {
+                    let runs = ((layout.wide - ox) / LANES).min(4);
+                    let mut oy = 0;
+                    while oy < oh {
+                        let rows = (oh - oy).min(8 / runs);
+                        let args = (layout, scratch, kernel, bias, &mut *out, oy, ox);
+                        // SAFETY (every arm): the caller's contract.
+                        unsafe {
+                            match (runs, rows) {
+                                (4, 2) => tile::<2, 4>(args),
+                                (4, _) => tile::<1, 4>(args),
+                                (3, 2) => tile::<2, 3>(args),
+                                (3, _) => tile::<1, 3>(args),
+                                (2, 4) => tile::<4, 2>(args),
+                                (2, 3) => tile::<3, 2>(args),
+                                (2, 2) => tile::<2, 2>(args),
+                                (2, _) => tile::<1, 2>(args),
+                                (_, 8) => tile::<8, 1>(args),
+                                (_, 7) => tile::<7, 1>(args),
+                                (_, 6) => tile::<6, 1>(args),
+                                (_, 5) => tile::<5, 1>(args),
+                                (_, 4) => tile::<4, 1>(args),
+                                (_, 3) => tile::<3, 1>(args),
+                                (_, 2) => tile::<2, 1>(args),
+                                _ => tile::<1, 1>(args),
+                            }
+                        }
+                        oy += rows;
+                    }
+                    ox += runs * LANES;
+                }
+            }
+
+            /// [`super::PlaneLayout::convolve_channels`]: one row of 8 or 16 output points of each of
+            /// the [`CHANNEL_TILE`] channels at a time, each loaded input vector used by all four.
+            ///
+            /// # Safety
+            /// As [`convolve`], for each kernel and output plane.
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn convolve_channels(
+                layout: &PlaneLayout,
+                scratch: &[f32],
+                kernels: [&[f32]; CHANNEL_TILE],
+                biases: [f32; CHANNEL_TILE],
+                mut outs: [&mut [f32]; CHANNEL_TILE],
+            ) {
+                let [oh, ow] = layout.g.output;
+                let row_step = layout.g.strides[0] * layout.row;
+                for oy in 0..oh {
+                    let mut ox = 0;
+                    while ox < layout.wide {
+                        let runs = ((layout.wide - ox) / LANES).min(2);
+                        // SAFETY: the caller's contract.
+                        let base = unsafe { scratch.as_ptr().add(oy * row_step + ox) };
+                        let rows = outs.each_mut().map(|o| &mut o[oy * ow..][..ow]);
+                        unsafe {
+                            if runs == 2 {
+                                channel_tile::<2>(layout, base, &kernels, &biases, rows, ox);
+                            } else {
+                                channel_tile::<1>(layout, base, &kernels, &biases, rows, ox);
+                            }
+                        }
+                        ox += runs * LANES;
                     }
                 }
-                oy += rows;
             }
-            ox += runs * LANES;
-        }
-    }
 
-    /// [`super::PlaneLayout::convolve_channels`]: one row of 8 or 16 output points of each of
-    /// the [`CHANNEL_TILE`] channels at a time, each loaded input vector used by all four.
-    ///
-    /// # Safety
-    /// As [`convolve`], for each kernel and output plane.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn convolve_channels(
-        layout: &PlaneLayout,
-        scratch: &[f32],
-        kernels: [&[f32]; CHANNEL_TILE],
-        biases: [f32; CHANNEL_TILE],
-        mut outs: [&mut [f32]; CHANNEL_TILE],
-    ) {
-        let [oh, ow] = layout.g.output;
-        let row_step = layout.g.strides[0] * layout.row;
-        for oy in 0..oh {
-            let mut ox = 0;
-            while ox < layout.wide {
-                let runs = ((layout.wide - ox) / LANES).min(2);
-                // SAFETY: the caller's contract.
+            /// Points `ox..ox + 8 * RUNS` of one output row of each channel, reading from `base` (the
+            /// scratch at that row and column).
+            #[target_feature(enable = $features)]
+            unsafe fn channel_tile<const RUNS: usize>(
+                layout: &PlaneLayout,
+                base: *const f32,
+                kernels: &[&[f32]; CHANNEL_TILE],
+                biases: &[f32; CHANNEL_TILE],
+                rows: [&mut [f32]; CHANNEL_TILE],
+                ox: usize,
+            ) {
+                let mut acc = [[$zero(); RUNS]; CHANNEL_TILE];
+                let mut c = 0;
+                while c < CHANNEL_TILE {
+                    let b = $set1(biases[c]);
+                    let mut r = 0;
+                    while r < RUNS {
+                        acc[c][r] = b;
+                        r += 1;
+                    }
+                    c += 1;
+                }
+                for (t, &tap) in layout.taps.iter().enumerate() {
+                    let mut v = [$zero(); RUNS];
+                    let mut r = 0;
+                    while r < RUNS {
+                        // SAFETY: `PlaneLayout::new` sizes the scratch so that every run reads inside it.
+                        v[r] = unsafe { $load(base.add(tap + r * LANES)) };
+                        r += 1;
+                    }
+                    let mut c = 0;
+                    while c < CHANNEL_TILE {
+                        // SAFETY: every kernel holds one value per tap (checked by the caller).
+                        let k = $set1(unsafe { *kernels[c].get_unchecked(t) });
+                        let mut r = 0;
+                        while r < RUNS {
+                            acc[c][r] = $fma(v[r], k, acc[c][r]);
+                            r += 1;
+                        }
+                        c += 1;
+                    }
+                }
+                for (acc, row) in acc.into_iter().zip(rows) {
+                    store_run::<RUNS>(layout, acc, row, ox);
+                }
+            }
+
+            /// Clamps (when the layout says so) and stores `RUNS` registers at `ox` of `row`, the
+            /// points past its end left out.
+            #[target_feature(enable = $features)]
+            fn store_run<const RUNS: usize>(
+                layout: &PlaneLayout,
+                mut acc: [$vec; RUNS],
+                row: &mut [f32],
+                ox: usize,
+            ) {
+                if let Some(c) = layout.clamp {
+                    // `max(acc, lo)` returns `lo` for a NaN `acc`, as `f32::max` does.
+                    let (lo, hi) = ($set1(c.lo), $set1(c.hi));
+                    for a in &mut acc {
+                        *a = $min($max(*a, lo), hi);
+                    }
+                }
+                let ow = row.len();
+                let mut r = 0;
+                while r < RUNS {
+                    let start = ox + r * LANES;
+                    if start + LANES <= ow {
+                        // SAFETY: `start + 8 <= row.len()`.
+                        unsafe { $store(row.as_mut_ptr().add(start), acc[r]) };
+                    } else if start < ow {
+                        let mut tmp = [0f32; LANES];
+                        // SAFETY: `tmp` holds 8 floats.
+                        unsafe { $store(tmp.as_mut_ptr(), acc[r]) };
+                        row[start..].copy_from_slice(&tmp[..ow - start]);
+                    }
+                    r += 1;
+                }
+            }
+
+            /// What a tile reads and where it writes: layout, scratch planes, kernel, bias, output
+            /// plane, first output row, first output column.
+            type TileArgs<'a> = (
+                &'a PlaneLayout,
+                &'a [f32],
+                &'a [f32],
+                f32,
+                &'a mut [f32],
+                usize,
+                usize,
+            );
+
+            /// Output rows `oy..oy + ROWS`, points `ox..ox + 8 * RUNS` of each (those inside the
+            /// width are stored).
+            #[target_feature(enable = $features)]
+            unsafe fn tile<const ROWS: usize, const RUNS: usize>(args: TileArgs<'_>) {
+                let (layout, scratch, kernel, bias, out, oy, ox) = args;
+                let row_step = layout.g.strides[0] * layout.row;
                 let base = unsafe { scratch.as_ptr().add(oy * row_step + ox) };
-                let rows = outs.each_mut().map(|o| &mut o[oy * ow..][..ow]);
-                unsafe {
-                    if runs == 2 {
-                        channel_tile::<2>(layout, base, &kernels, &biases, rows, ox);
-                    } else {
-                        channel_tile::<1>(layout, base, &kernels, &biases, rows, ox);
+                let mut acc = [[$set1(bias); RUNS]; ROWS];
+                let taps = layout.taps.len().min(kernel.len());
+                // Constant trip counts inside the tap loop, so that the accumulators stay in registers.
+                for t in 0..taps {
+                    // SAFETY: `t` is below both lengths.
+                    let (tap, k) =
+                        unsafe { (*layout.taps.get_unchecked(t), *kernel.get_unchecked(t)) };
+                    let k = $set1(k);
+                    // SAFETY: `PlaneLayout::new` sizes the scratch so that every tile reads inside it.
+                    let src = unsafe { base.add(tap) };
+                    let mut y = 0;
+                    while y < ROWS {
+                        let mut r = 0;
+                        while r < RUNS {
+                            let v = unsafe { $load(src.add(y * row_step + r * LANES)) };
+                            acc[y][r] = $fma(v, k, acc[y][r]);
+                            r += 1;
+                        }
+                        y += 1;
                     }
                 }
-                ox += runs * LANES;
-            }
-        }
-    }
-
-    /// Points `ox..ox + 8 * RUNS` of one output row of each channel, reading from `base` (the
-    /// scratch at that row and column).
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn channel_tile<const RUNS: usize>(
-        layout: &PlaneLayout,
-        base: *const f32,
-        kernels: &[&[f32]; CHANNEL_TILE],
-        biases: &[f32; CHANNEL_TILE],
-        rows: [&mut [f32]; CHANNEL_TILE],
-        ox: usize,
-    ) {
-        let mut acc = [[_mm256_setzero_ps(); RUNS]; CHANNEL_TILE];
-        let mut c = 0;
-        while c < CHANNEL_TILE {
-            let b = _mm256_set1_ps(biases[c]);
-            let mut r = 0;
-            while r < RUNS {
-                acc[c][r] = b;
-                r += 1;
-            }
-            c += 1;
-        }
-        for (t, &tap) in layout.taps.iter().enumerate() {
-            let mut v = [_mm256_setzero_ps(); RUNS];
-            let mut r = 0;
-            while r < RUNS {
-                // SAFETY: `PlaneLayout::new` sizes the scratch so that every run reads inside it.
-                v[r] = unsafe { _mm256_loadu_ps(base.add(tap + r * LANES)) };
-                r += 1;
-            }
-            let mut c = 0;
-            while c < CHANNEL_TILE {
-                // SAFETY: every kernel holds one value per tap (checked by the caller).
-                let k = _mm256_set1_ps(unsafe { *kernels[c].get_unchecked(t) });
-                let mut r = 0;
-                while r < RUNS {
-                    acc[c][r] = _mm256_fmadd_ps(v[r], k, acc[c][r]);
-                    r += 1;
+                let ow = layout.g.output[1];
+                let mut y = 0;
+                while y < ROWS {
+                    store_run::<RUNS>(layout, acc[y], &mut out[(oy + y) * ow..][..ow], ox);
+                    y += 1;
                 }
-                c += 1;
             }
         }
-        for (acc, row) in acc.into_iter().zip(rows) {
-            store_run::<RUNS>(layout, acc, row, ox);
-        }
-    }
-
-    /// Clamps (when the layout says so) and stores `RUNS` registers at `ox` of `row`, the
-    /// points past its end left out.
-    #[target_feature(enable = "avx2,fma")]
-    fn store_run<const RUNS: usize>(
-        layout: &PlaneLayout,
-        mut acc: [__m256; RUNS],
-        row: &mut [f32],
-        ox: usize,
-    ) {
-        if let Some(c) = layout.clamp {
-            // `max(acc, lo)` returns `lo` for a NaN `acc`, as `f32::max` does.
-            let (lo, hi) = (_mm256_set1_ps(c.lo), _mm256_set1_ps(c.hi));
-            for a in &mut acc {
-                *a = _mm256_min_ps(_mm256_max_ps(*a, lo), hi);
-            }
-        }
-        let ow = row.len();
-        let mut r = 0;
-        while r < RUNS {
-            let start = ox + r * LANES;
-            if start + LANES <= ow {
-                // SAFETY: `start + 8 <= row.len()`.
-                unsafe { _mm256_storeu_ps(row.as_mut_ptr().add(start), acc[r]) };
-            } else if start < ow {
-                let mut tmp = [0f32; LANES];
-                // SAFETY: `tmp` holds 8 floats.
-                unsafe { _mm256_storeu_ps(tmp.as_mut_ptr(), acc[r]) };
-                row[start..].copy_from_slice(&tmp[..ow - start]);
-            }
-            r += 1;
-        }
-    }
-
-    /// What a tile reads and where it writes: layout, scratch planes, kernel, bias, output
-    /// plane, first output row, first output column.
-    type TileArgs<'a> = (
-        &'a PlaneLayout,
-        &'a [f32],
-        &'a [f32],
-        f32,
-        &'a mut [f32],
-        usize,
-        usize,
-    );
-
-    /// Output rows `oy..oy + ROWS`, points `ox..ox + 8 * RUNS` of each (those inside the
-    /// width are stored).
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile<const ROWS: usize, const RUNS: usize>(args: TileArgs<'_>) {
-        let (layout, scratch, kernel, bias, out, oy, ox) = args;
-        let row_step = layout.g.strides[0] * layout.row;
-        let base = unsafe { scratch.as_ptr().add(oy * row_step + ox) };
-        let mut acc = [[_mm256_set1_ps(bias); RUNS]; ROWS];
-        let taps = layout.taps.len().min(kernel.len());
-        // Constant trip counts inside the tap loop, so that the accumulators stay in registers.
-        for t in 0..taps {
-            // SAFETY: `t` is below both lengths.
-            let (tap, k) = unsafe { (*layout.taps.get_unchecked(t), *kernel.get_unchecked(t)) };
-            let k = _mm256_set1_ps(k);
-            // SAFETY: `PlaneLayout::new` sizes the scratch so that every tile reads inside it.
-            let src = unsafe { base.add(tap) };
-            let mut y = 0;
-            while y < ROWS {
-                let mut r = 0;
-                while r < RUNS {
-                    let v = unsafe { _mm256_loadu_ps(src.add(y * row_step + r * LANES)) };
-                    acc[y][r] = _mm256_fmadd_ps(v, k, acc[y][r]);
-                    r += 1;
-                }
-                y += 1;
-            }
-        }
-        let ow = layout.g.output[1];
-        let mut y = 0;
-        while y < ROWS {
-            store_run::<RUNS>(layout, acc[y], &mut out[(oy + y) * ow..][..ow], ox);
-            y += 1;
-        }
-    }
+    };
 }
+
+direct_tiles!(
+    avx2,
+    "avx2,fma",
+    8,
+    __m256,
+    _mm256_setzero_ps,
+    _mm256_set1_ps,
+    _mm256_loadu_ps,
+    _mm256_fmadd_ps,
+    _mm256_min_ps,
+    _mm256_max_ps,
+    _mm256_storeu_ps
+);
+direct_tiles!(
+    avx512,
+    "avx512f",
+    16,
+    __m512,
+    _mm512_setzero_ps,
+    _mm512_set1_ps,
+    _mm512_loadu_ps,
+    _mm512_fmadd_ps,
+    _mm512_min_ps,
+    _mm512_max_ps,
+    _mm512_storeu_ps
+);
 
 /// What [`tune`] or [`tune_with`] changed: how many convolutions each rewrite took.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -1483,34 +1564,51 @@ mod tests {
 
     #[test]
     fn the_vector_path_gives_the_bits_of_the_portable_path() {
+        // Every vector path this CPU runs, on layouts of both run widths.
+        let isas: Vec<Isa> = [Isa::Avx2Fma, Isa::Avx512]
+            .into_iter()
+            .filter(|&i| i <= isa())
+            .collect();
+        println!("vector paths checked: {isas:?}");
         for (i, g) in geometries().into_iter().enumerate() {
             for (planes, clamp) in [(1, None), (3, Some(Clamp { lo: -0.1, hi: 0.2 }))] {
-                let [h, w] = g.input;
-                let layout = PlaneLayout::new(g, planes, clamp);
-                let mut scratch = vec![0f32; layout.len * planes];
-                for p in 0..planes {
-                    let plane = &mut scratch[p * layout.len..][..layout.len];
-                    layout.fill(&values(h * w, 7 + (i * 3 + p) as u64), plane);
-                }
-                let k = values(planes * g.kernel[0] * g.kernel[1], 3000 + i as u64);
-                let mut fast = vec![f32::NAN; g.output[0] * g.output[1]];
-                let mut slow = fast.clone();
-                layout.convolve(&scratch, &k, 0.25, &mut fast);
-                layout.convolve_portable(&scratch, &k, 0.25, &mut slow);
-                assert!(same_bits(&fast, &slow), "{g:?}");
-                // Four channels at a time: each the bits of its own portable run.
-                let ks: Vec<Vec<f32>> = (0..CHANNEL_TILE as u64)
-                    .map(|c| values(k.len(), 4000 + c))
-                    .collect();
-                let biases = [0.5, -0.5, 0.0, 1.0];
-                let mut outs = vec![vec![f32::NAN; fast.len()]; CHANNEL_TILE];
-                let mut planes = outs.iter_mut().map(Vec::as_mut_slice);
-                let planes = std::array::from_fn(|_| planes.next().expect("four planes"));
-                let kernels = std::array::from_fn(|c| &ks[c][..]);
-                layout.convolve_channels(&scratch, kernels, biases, planes);
-                for (c, (kc, got)) in ks.iter().zip(&outs).enumerate() {
-                    layout.convolve_portable(&scratch, kc, biases[c], &mut slow);
-                    assert!(same_bits(got, &slow), "{g:?} channel {c}");
+                for lanes in [LANES, WIDE_LANES] {
+                    let [h, w] = g.input;
+                    let layout = PlaneLayout::with_lanes(g, planes, clamp, lanes);
+                    let mut scratch = vec![0f32; layout.len * planes];
+                    for p in 0..planes {
+                        let plane = &mut scratch[p * layout.len..][..layout.len];
+                        layout.fill(&values(h * w, 7 + (i * 3 + p) as u64), plane);
+                    }
+                    let k = values(planes * g.kernel[0] * g.kernel[1], 3000 + i as u64);
+                    let mut slow = vec![f32::NAN; g.output[0] * g.output[1]];
+                    layout.convolve_portable(&scratch, &k, 0.25, &mut slow);
+                    // Four channels at a time: each the bits of its own portable run.
+                    let ks: Vec<Vec<f32>> = (0..CHANNEL_TILE as u64)
+                        .map(|c| values(k.len(), 4000 + c))
+                        .collect();
+                    let biases = [0.5, -0.5, 0.0, 1.0];
+                    let wants: Vec<Vec<f32>> = (0..CHANNEL_TILE)
+                        .map(|c| {
+                            let mut want = vec![f32::NAN; slow.len()];
+                            layout.convolve_portable(&scratch, &ks[c], biases[c], &mut want);
+                            want
+                        })
+                        .collect();
+                    for &isa in &isas {
+                        let case = format!("{g:?}, {lanes} lanes, {isa:?}");
+                        let mut fast = vec![f32::NAN; slow.len()];
+                        layout.convolve_on(isa, &scratch, &k, 0.25, &mut fast);
+                        assert!(same_bits(&fast, &slow), "{case}");
+                        let mut outs = vec![vec![f32::NAN; slow.len()]; CHANNEL_TILE];
+                        let mut planes = outs.iter_mut().map(Vec::as_mut_slice);
+                        let planes = std::array::from_fn(|_| planes.next().expect("four planes"));
+                        let kernels = std::array::from_fn(|c| &ks[c][..]);
+                        layout.convolve_channels_on(isa, &scratch, kernels, biases, planes);
+                        for (c, (got, want)) in outs.iter().zip(&wants).enumerate() {
+                            assert!(same_bits(got, want), "{case}, channel {c}");
+                        }
+                    }
                 }
             }
         }
