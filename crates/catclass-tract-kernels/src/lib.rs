@@ -104,12 +104,14 @@
 
 mod cpu;
 pub mod pointwise;
+pub mod pool;
 pub mod winograd;
 
 pub use cpu::{Isa, isa};
 pub use pointwise::{
     PointwiseConv, PointwiseConvs, use_pointwise_convs, use_pointwise_convs_on_any_cpu,
 };
+pub use pool::{MaxPool2x2, use_max_pools_2x2};
 pub use winograd::{
     Tiles, Variant, WINOGRAD_F2_MAX_PLANE, WINOGRAD_MIN_INPUT_CHANNELS, WinogradInput,
     WinogradOutput, use_winograd, use_winograd_with,
@@ -834,6 +836,8 @@ pub struct Tuning {
     pub winograd: usize,
     /// Convolutions lowered through im2col rather than tract's direct spatial kernel.
     pub im2col: usize,
+    /// 2x2, stride-2 max pools now run by [`MaxPool2x2`].
+    pub max_pools: usize,
 }
 
 /// Which rewrites [`tune_with`] applies. The [`Default`] is what [`tune`] does: every
@@ -868,6 +872,8 @@ pub struct TuneOptions {
     /// through im2col instead ([`use_im2col_for_thick_convs`]; the only place where tract's
     /// scoped knob `TRACT_DISABLE_DIRECT_SPATIAL` is set, and only while this rewrite runs).
     pub im2col_for_thick_convs: bool,
+    /// 2x2, stride-2 max pools run as [`MaxPool2x2`] ([`use_max_pools_2x2`]).
+    pub max_pools: bool,
 }
 
 impl Default for TuneOptions {
@@ -877,6 +883,7 @@ impl Default for TuneOptions {
             pointwise_convs: true,
             winograd: WinogradChoice::ByPlane,
             im2col_for_thick_convs: true,
+            max_pools: true,
         }
     }
 }
@@ -913,7 +920,8 @@ pub fn tune(model: &mut TypedModel) -> TractResult<Tuning> {
 
 /// Applies the rewrites that `options` selects to a decluttered model, before
 /// `into_optimized`, in this order: [`use_direct_convs`], [`use_pointwise_convs`],
-/// [`use_winograd_with`], [`use_im2col_for_thick_convs`]. The counts of a rewrite left out are 0.
+/// [`use_winograd_with`], [`use_im2col_for_thick_convs`], [`use_max_pools_2x2`]. The counts of
+/// a rewrite left out are 0.
 pub fn tune_with(model: &mut TypedModel, options: &TuneOptions) -> TractResult<Tuning> {
     let direct = if options.direct_convs {
         use_direct_convs(model)?
@@ -934,11 +942,17 @@ pub fn tune_with(model: &mut TypedModel, options: &TuneOptions) -> TractResult<T
     } else {
         0
     };
+    let max_pools = if options.max_pools {
+        use_max_pools_2x2(model)?
+    } else {
+        0
+    };
     Ok(Tuning {
         direct,
         pointwise,
         winograd,
         im2col,
+        max_pools,
     })
 }
 
