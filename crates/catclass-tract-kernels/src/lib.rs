@@ -114,7 +114,7 @@ pub use pointwise::{
 pub use pool::{MaxPool2x2, use_max_pools_2x2};
 pub use winograd::{
     Tiles, Variant, WINOGRAD_F2_MAX_PLANE, WINOGRAD_MIN_INPUT_CHANNELS, WinogradInput,
-    WinogradOutput, use_winograd, use_winograd_with,
+    WinogradOutput, WinogradProduct, use_winograd, use_winograd_with,
 };
 
 use tract_onnx::prelude::*;
@@ -1181,6 +1181,25 @@ mod tests {
                 (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
             })
             .collect()
+    }
+
+    /// Optimises `model` and runs it on `x` (its one input's values): its one output's values.
+    pub(super) fn run_on(model: TypedModel, x: &[f32]) -> Vec<f32> {
+        let shape: Vec<usize> = model
+            .input_fact(0)
+            .unwrap()
+            .shape
+            .as_concrete()
+            .unwrap()
+            .to_vec();
+        let x = Tensor::from_shape(&shape, x).unwrap();
+        let plan = model.into_optimized().unwrap().into_runnable().unwrap();
+        let y = plan.run(tvec![x.into()]).unwrap();
+        y[0].try_as_plain_ram()
+            .unwrap()
+            .as_slice::<f32>()
+            .unwrap()
+            .to_vec()
     }
 
     /// Direct convolution in f64 that skips the padding taps.

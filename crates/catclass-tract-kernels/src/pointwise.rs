@@ -228,6 +228,25 @@ impl Shape {
     }
 }
 
+/// `out[co, p] = sum_ci w[co, ci] x[ci, p]` for one `[cin, points]` input and `[cout, cin]`
+/// weights: [`PointwiseConv`]'s kernel without bias, clamp or residual (Winograd's products).
+/// `zeros` holds `cout` zeros.
+pub(crate) fn product(
+    channels: [usize; 2],
+    points: usize,
+    x: &[f32],
+    w: &[f32],
+    zeros: &[f32],
+    out: &mut [f32],
+) {
+    let shape = Shape {
+        channels,
+        points,
+        clamp: None,
+    };
+    shape.run(x, w, zeros, None, out);
+}
+
 /// The clamp, then the residual, of one accumulated output.
 fn finish(acc: f32, clamp: Option<Clamp>, res: Option<f32>) -> f32 {
     let v = match clamp {
@@ -647,7 +666,7 @@ fn only_binary_reader(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{same_bits, values};
+    use crate::tests::{run_on, same_bits, values};
 
     /// `out[co, p] = clamp(bias + sum w x) + res` in f64, per image.
     fn reference(s: &Shape, x: &[f32], w: &[f32], b: &[f32], res: Option<&[f32]>) -> Vec<f64> {
@@ -767,27 +786,17 @@ mod tests {
         model.into_decluttered().unwrap()
     }
 
+    /// `model` run on values in [-4, 4) (some above the ReLU6's 6 once summed).
     fn run(model: TypedModel, seed: u64) -> Vec<f32> {
-        let shape: Vec<usize> = model
+        let n = model
             .input_fact(0)
             .unwrap()
             .shape
-            .as_concrete()
-            .unwrap()
-            .to_vec();
-        // Values in [-4, 4): some above the ReLU6's 6 once summed.
-        let x: Vec<f32> = values(shape.iter().product(), seed)
-            .iter()
-            .map(|v| v * 4.0)
-            .collect();
-        let x = Tensor::from_shape(&shape, &x).unwrap();
-        let plan = model.into_optimized().unwrap().into_runnable().unwrap();
-        let y = plan.run(tvec![x.into()]).unwrap();
-        y[0].try_as_plain_ram()
-            .unwrap()
-            .as_slice::<f32>()
-            .unwrap()
-            .to_vec()
+            .volume()
+            .to_usize()
+            .unwrap();
+        let x: Vec<f32> = values(n, seed).iter().map(|v| v * 4.0).collect();
+        run_on(model, &x)
     }
 
     #[test]

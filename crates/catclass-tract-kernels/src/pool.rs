@@ -192,7 +192,7 @@ pub fn use_max_pools_2x2(model: &mut TypedModel) -> TractResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::{same_bits, values};
+    use crate::tests::{run_on, same_bits, values};
     use tract_onnx::tract_core::ops::cnn::{PaddingSpec, PoolSpec};
 
     /// `batch` images of `channels` `[h, w]` planes, one max pool with this kernel, stride and
@@ -225,24 +225,6 @@ mod tests {
         model.into_decluttered().unwrap()
     }
 
-    fn run(model: TypedModel, x: &[f32]) -> Vec<f32> {
-        let shape: Vec<usize> = model
-            .input_fact(0)
-            .unwrap()
-            .shape
-            .as_concrete()
-            .unwrap()
-            .to_vec();
-        let x = Tensor::from_shape(&shape, x).unwrap();
-        let plan = model.into_optimized().unwrap().into_runnable().unwrap();
-        let y = plan.run(tvec![x.into()]).unwrap();
-        y[0].try_as_plain_ram()
-            .unwrap()
-            .as_slice::<f32>()
-            .unwrap()
-            .to_vec()
-    }
-
     #[test]
     fn pools_give_tracts_bits() {
         // Even and odd sides, batches of 1 (CHW once decluttered) and 2; values with ties of
@@ -268,7 +250,7 @@ mod tests {
             let mut tuned = pool_model(batch, channels, plane, 2, 2, PaddingSpec::Valid);
             assert_eq!(use_max_pools_2x2(&mut tuned).unwrap(), 1);
             let plain = pool_model(batch, channels, plane, 2, 2, PaddingSpec::Valid);
-            let (fast, slow) = (run(tuned, &x), run(plain, &x));
+            let (fast, slow) = (run_on(tuned, &x), run_on(plain, &x));
             assert!(same_bits(&fast, &slow), "{batch}x{channels}x{plane:?}");
         }
         // Other pools are left to tract.

@@ -126,6 +126,81 @@ pub struct WinogradOutput {
     pub clamp: Option<Clamp>,
 }
 
+/// Winograd's products where the CPU has AVX-512: for each of the `points` transformed
+/// points, `m[point] = u[point] v[point]` (`[Cout, Cin]` by `[Cin, tiles]`), run by
+/// [`PointwiseConv`](crate::PointwiseConv)'s kernel (the transformed tiles read where they lie,
+/// 16 per register) instead of tract's matrix products, which pack them on every run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WinogradProduct {
+    /// Transformed points: the number of products.
+    pub points: usize,
+    /// Input and output channels.
+    pub channels: [usize; 2],
+    /// Tiles of all the images.
+    pub tiles: usize,
+}
+
+impl Op for WinogradProduct {
+    fn name(&self) -> StaticName {
+        "CatclassWinogradProduct".into()
+    }
+
+    fn validation(&self) -> Validation {
+        Validation::Rounding
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for WinogradProduct {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let (u, v) = args_2!(inputs);
+        let ([cin, cout], points, tiles) = (self.channels, self.points, self.tiles);
+        ensure!(
+            u.shape() == [points, cout, cin] && v.shape() == [points, cin, tiles],
+            "winograd product: kernel {:?} and tiles {:?} for {self:?}",
+            u.shape(),
+            v.shape()
+        );
+        let u = u.try_as_plain_ram()?;
+        let u = u.as_slice::<f32>()?;
+        let v = v.try_as_plain_ram()?;
+        let v = v.as_slice::<f32>()?;
+        // SAFETY: every product writes its whole `[Cout, tiles]` block before the tensor is read.
+        let mut m = unsafe { Tensor::uninitialized::<f32>(&[points, cout, tiles])? };
+        let mut view = m.try_as_plain_ram_mut()?;
+        let zeros = vec![0f32; cout];
+        let blocks = view.as_slice_mut::<f32>()?.chunks_exact_mut(cout * tiles);
+        for ((m, u), v) in blocks
+            .zip(u.chunks_exact(cout * cin))
+            .zip(v.chunks_exact(cin * tiles))
+        {
+            crate::pointwise::product([cin, cout], tiles, v, u, &zeros, m);
+        }
+        Ok(tvec!(m.into_tvalue()))
+    }
+}
+
+impl TypedOp for WinogradProduct {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(inputs.len() == 2, "winograd product takes kernel and tiles");
+        Ok(tvec!(f32::fact([
+            self.points,
+            self.channels[1],
+            self.tiles
+        ])))
+    }
+
+    fn cost(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
+        let n = self.points * self.channels[0] * self.channels[1] * self.tiles;
+        Ok(tvec!((Cost::FMA(f32::datum_type()), n.to_dim())))
+    }
+
+    as_op!();
+}
+
 impl Op for WinogradInput {
     fn name(&self) -> StaticName {
         "CatclassWinogradInput".into()
@@ -923,8 +998,17 @@ pub fn use_winograd_with(
             &[inputs[0]],
         )?;
         let u = patch.add_const(format!("{name}.winograd_kernel"), u)?;
-        let product = EinSum::new("gok,gkt->got".parse()?, f32::datum_type());
-        let m = patch.wire_node(format!("{name}.winograd_product"), product, &[u, v[0]])?;
+        let m = if crate::isa() >= Isa::Avx512 {
+            let product = WinogradProduct {
+                points: variant.points(),
+                channels: [cin, cout],
+                tiles: batch * tiles.per_plane(),
+            };
+            patch.wire_node(format!("{name}.winograd_product"), product, &[u, v[0]])?
+        } else {
+            let product = EinSum::new("gok,gkt->got".parse()?, f32::datum_type());
+            patch.wire_node(format!("{name}.winograd_product"), product, &[u, v[0]])?
+        };
         let y = patch.wire_node(
             name,
             WinogradOutput {
@@ -1005,6 +1089,59 @@ mod tests {
                     assert!(fast.iter().all(|v| v.is_finite()), "every point written");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_product_op_multiplies_each_point() {
+        // Tiles that are not whole registers, channels that are not whole tiles of 6.
+        for (points, cin, cout, tiles) in [(16, 3, 7, 49), (36, 64, 13, 50), (4, 1, 1, 17)] {
+            let op = WinogradProduct {
+                points,
+                channels: [cin, cout],
+                tiles,
+            };
+            let u = values(points * cout * cin, 1);
+            let v = values(points * cin * tiles, 2);
+            let m = op
+                .eval_out_of_plan(tvec![
+                    Tensor::from_shape(&[points, cout, cin], &u)
+                        .unwrap()
+                        .into_tvalue(),
+                    Tensor::from_shape(&[points, cin, tiles], &v)
+                        .unwrap()
+                        .into_tvalue(),
+                ])
+                .unwrap()
+                .unwrap();
+            let m = m[0]
+                .try_as_plain_ram()
+                .unwrap()
+                .as_slice::<f32>()
+                .unwrap()
+                .to_vec();
+            for x in 0..points {
+                for o in 0..cout {
+                    for t in 0..tiles {
+                        let want: f64 = (0..cin)
+                            .map(|i| {
+                                u[(x * cout + o) * cin + i] as f64
+                                    * v[(x * cin + i) * tiles + t] as f64
+                            })
+                            .sum();
+                        let got = m[(x * cout + o) * tiles + t] as f64;
+                        assert!((got - want).abs() <= 1e-6 * (1.0 + cin as f64), "{op:?}");
+                    }
+                }
+            }
+            // Shapes that do not fit are refused.
+            let bad = op.eval_out_of_plan(tvec![
+                Tensor::from_shape(&[points, cout, cin], &u)
+                    .unwrap()
+                    .into_tvalue(),
+                Tensor::from_shape(&[1, v.len()], &v).unwrap().into_tvalue(),
+            ]);
+            assert!(format!("{:#}", bad.unwrap_err()).contains("winograd product"));
         }
     }
 
