@@ -103,21 +103,44 @@ impl Tiles {
     }
 }
 
-/// The input transform: `[N, C, H, W]` (or `[C, H, W]`) to `[points, C, N * tiles]`.
+/// The input transform: `[N, C, H, W]` (or `[C, H, W]`) to `[points, C, N * tiles]`, or when
+/// [`Self::padded`] to `[points, padded_stride(C * N * tiles)]` (each point's `[C, N * tiles]`
+/// block, then padding).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WinogradInput {
     /// The plane's tiles.
     pub tiles: Tiles,
     /// Whether the data has a batch axis.
     pub batch_axis: bool,
+    /// Whether each point's block is padded to [`padded_stride`] floats, so that the 36 (or
+    /// 16) blocks written side by side do not fall on the same cache sets (their starts 4 KiB
+    /// apart modulo 4 KiB, which the L1 cache cannot hold 36 ways of).
+    pub padded: bool,
 }
 
-/// The output transform: `[points, Cout, N * tiles]` (and the bias `[Cout]`) to
+/// The floats one point's block of `len` takes in a padded transformed tensor: `len` rounded up
+/// to an odd number of 64-byte lines, so that the blocks' starts walk through every cache set.
+///
+/// ```
+/// use catclass_tract_kernels::winograd::padded_stride;
+///
+/// assert_eq!(padded_stride(64 * 3136), 64 * 3136 + 16);
+/// assert_eq!(padded_stride(17), 48);
+/// ```
+pub fn padded_stride(len: usize) -> usize {
+    let lines = len.div_ceil(16);
+    (lines | 1) * 16
+}
+
+/// The output transform: `[points, Cout, N * tiles]` (or `[points, S]` with each point's
+/// `[Cout, N * tiles]` block at the start of its `S` floats) and the bias `[Cout]` to
 /// `[N, Cout, H, W]` (or `[Cout, H, W]`), clamped when [`Self::clamp`] says so.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WinogradOutput {
     /// The plane's tiles.
     pub tiles: Tiles,
+    /// Output channels.
+    pub channels: usize,
     /// Whether the data has a batch axis (then `batch` images).
     pub batch_axis: bool,
     /// Images.
@@ -127,7 +150,9 @@ pub struct WinogradOutput {
 }
 
 /// Winograd's products where the CPU has AVX-512: for each of the `points` transformed
-/// points, `m[point] = u[point] v[point]` (`[Cout, Cin]` by `[Cin, tiles]`), run by
+/// points, `m[point] = u[point] v[point]` (`[Cout, Cin]` by `[Cin, tiles]`; `v` dense or padded
+/// as [`WinogradInput::padded`] makes it, `m` padded: `[points, padded_stride(Cout * tiles)]`),
+/// run by
 /// [`PointwiseConv`](crate::PointwiseConv)'s kernel (the transformed tiles read where they lie,
 /// 16 per register) instead of tract's matrix products, which pack them on every run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -158,8 +183,11 @@ impl EvalOp for WinogradProduct {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let (u, v) = args_2!(inputs);
         let ([cin, cout], points, tiles) = (self.channels, self.points, self.tiles);
+        let stride_in = v.len() / points.max(1);
         ensure!(
-            u.shape() == [points, cout, cin] && v.shape() == [points, cin, tiles],
+            u.shape() == [points, cout, cin]
+                && v.shape().first() == Some(&points)
+                && stride_in >= cin * tiles,
             "winograd product: kernel {:?} and tiles {:?} for {self:?}",
             u.shape(),
             v.shape()
@@ -168,15 +196,16 @@ impl EvalOp for WinogradProduct {
         let u = u.as_slice::<f32>()?;
         let v = v.try_as_plain_ram()?;
         let v = v.as_slice::<f32>()?;
-        // SAFETY: every product writes its whole `[Cout, tiles]` block before the tensor is read.
-        let mut m = unsafe { Tensor::uninitialized::<f32>(&[points, cout, tiles])? };
+        let stride_out = padded_stride(cout * tiles);
+        // SAFETY: every product writes its whole `[Cout, tiles]` block before the tensor is
+        // read; the padding after each block is never read.
+        let mut m = unsafe { Tensor::uninitialized::<f32>(&[points, stride_out])? };
         let mut view = m.try_as_plain_ram_mut()?;
         let zeros = vec![0f32; cout];
-        let blocks = view.as_slice_mut::<f32>()?.chunks_exact_mut(cout * tiles);
-        for ((m, u), v) in blocks
-            .zip(u.chunks_exact(cout * cin))
-            .zip(v.chunks_exact(cin * tiles))
-        {
+        let blocks = view.as_slice_mut::<f32>()?.chunks_exact_mut(stride_out);
+        let (u, v) = (u.chunks_exact(cout * cin), v.chunks_exact(stride_in));
+        for ((m, u), v) in blocks.zip(u).zip(v) {
+            let (m, v) = (&mut m[..cout * tiles], &v[..cin * tiles]);
             crate::pointwise::product([cin, cout], tiles, v, u, &zeros, m);
         }
         Ok(tvec!(m.into_tvalue()))
@@ -199,6 +228,23 @@ impl TypedOp for WinogradProduct {
     }
 
     as_op!();
+}
+
+impl WinogradInput {
+    /// Floats per point in the output for `len` values of each point.
+    fn stride(&self, len: usize) -> usize {
+        if self.padded { padded_stride(len) } else { len }
+    }
+
+    /// The output's shape for `c` channels of `tiles` tiles.
+    fn shape(&self, c: usize, tiles: usize) -> TVec<usize> {
+        let points = self.tiles.variant.points();
+        if self.padded {
+            tvec![points, padded_stride(c * tiles)]
+        } else {
+            tvec![points, c, tiles]
+        }
+    }
 }
 
 impl Op for WinogradInput {
@@ -236,7 +282,8 @@ impl EvalOp for WinogradInput {
         let layout = t.scratch_layout();
         // SAFETY: every element is written below (all the tiles of every plane) before the
         // tensor is read.
-        let mut out = unsafe { Tensor::uninitialized::<f32>(&[t.variant.points(), c, n * per])? };
+        let stride = self.stride(c * n * per);
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&self.shape(c, n * per))? };
         let mut view = out.try_as_plain_ram_mut()?;
         let v = view.as_slice_mut::<f32>()?;
         let mut scratch = vec![0f32; layout.len];
@@ -244,16 +291,7 @@ impl EvalOp for WinogradInput {
             let (img, ch) = (plane / c, plane % c);
             layout.fill(input, &mut scratch);
             let at = ch * n * per + img * per;
-            transform_input(
-                &t,
-                &layout,
-                &scratch,
-                v,
-                Spread {
-                    at,
-                    stride: c * n * per,
-                },
-            );
+            transform_input(&t, &layout, &scratch, v, Spread { at, stride });
         }
         Ok(tvec!(out.into_tvalue()))
     }
@@ -268,12 +306,11 @@ impl EvalOp for WinogradOutput {
         let per = t.per_plane();
         let n = self.batch;
         let shape = m.shape();
-        let [points, cout, tiles] = *shape else {
-            bail!("winograd output: shape {shape:?}");
-        };
+        let (points, cout, tiles) = (t.variant.points(), self.channels, n * per);
+        let stride = m.len() / points;
         ensure!(
-            points == t.variant.points() && tiles == n * per,
-            "winograd output: shape {shape:?}"
+            shape.first() == Some(&points) && stride >= cout * tiles,
+            "winograd output: shape {shape:?} for {points} points of {cout} x {tiles}"
         );
         let m = m.try_as_plain_ram()?.as_slice::<f32>()?;
         let bias = bias.try_as_plain_ram()?.as_slice::<f32>()?;
@@ -292,7 +329,6 @@ impl EvalOp for WinogradOutput {
         let mut out = unsafe { Tensor::uninitialized::<f32>(&out_shape)? };
         let mut view = out.try_as_plain_ram_mut()?;
         let o = view.as_slice_mut::<f32>()?;
-        let stride = cout * tiles;
         for img in 0..n {
             for co in 0..cout {
                 let b = if bias.len() == 1 { bias[0] } else { bias[co] };
@@ -322,18 +358,18 @@ impl TypedOp for WinogradInput {
         } else {
             (1.to_dim(), shape[0].clone())
         };
-        Ok(tvec!(f32::fact([
-            self.tiles.variant.points().to_dim(),
-            c,
-            n * self.tiles.per_plane()
-        ])))
+        let (Ok(c), Ok(n)) = (c.to_usize(), n.to_usize()) else {
+            bail!("winograd input: shape {shape:?} not fixed");
+        };
+        Ok(tvec!(f32::fact(self.shape(c, n * self.tiles.per_plane()))))
     }
     as_op!();
 }
 
 impl TypedOp for WinogradOutput {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let cout = inputs[0].shape[1].clone();
+        ensure!(inputs.len() == 2, "winograd output takes products and bias");
+        let cout = self.channels.to_dim();
         let [h, w] = self.tiles.plane;
         let shape: TVec<TDim> = if self.batch_axis {
             tvec![self.batch.to_dim(), cout, h.to_dim(), w.to_dim()]
@@ -992,13 +1028,19 @@ pub fn use_winograd_with(
         let mut patch = TypedModelPatch::default();
         let inputs = patch.taps(model, &node.inputs)?;
         let name = &node.name;
+        // Where the CPU has AVX-512 the products are ours, and read the tiles padded.
+        let ours = crate::isa() >= Isa::Avx512;
         let v = patch.wire_node(
             format!("{name}.winograd_in"),
-            WinogradInput { tiles, batch_axis },
+            WinogradInput {
+                tiles,
+                batch_axis,
+                padded: ours,
+            },
             &[inputs[0]],
         )?;
         let u = patch.add_const(format!("{name}.winograd_kernel"), u)?;
-        let m = if crate::isa() >= Isa::Avx512 {
+        let m = if ours {
             let product = WinogradProduct {
                 points: variant.points(),
                 channels: [cin, cout],
@@ -1013,6 +1055,7 @@ pub fn use_winograd_with(
             name,
             WinogradOutput {
                 tiles,
+                channels: cout,
                 batch_axis,
                 batch,
                 clamp: relu,
@@ -1120,6 +1163,9 @@ mod tests {
                 .as_slice::<f32>()
                 .unwrap()
                 .to_vec();
+            // Each point's block padded to an odd number of cache lines.
+            let stride = padded_stride(cout * tiles);
+            assert_eq!(m.len(), points * stride);
             for x in 0..points {
                 for o in 0..cout {
                     for t in 0..tiles {
@@ -1129,10 +1175,38 @@ mod tests {
                                     * v[(x * cin + i) * tiles + t] as f64
                             })
                             .sum();
-                        let got = m[(x * cout + o) * tiles + t] as f64;
+                        let got = m[x * stride + o * tiles + t] as f64;
                         assert!((got - want).abs() <= 1e-6 * (1.0 + cin as f64), "{op:?}");
                     }
                 }
+            }
+            // The tiles padded as `WinogradInput::padded` lays them out (NaNs in the padding,
+            // never read): the same bits.
+            let sv = padded_stride(cin * tiles);
+            let mut padded = vec![f32::NAN; points * sv];
+            for (block, dense) in padded.chunks_exact_mut(sv).zip(v.chunks_exact(cin * tiles)) {
+                block[..cin * tiles].copy_from_slice(dense);
+            }
+            let again = op
+                .eval_out_of_plan(tvec![
+                    Tensor::from_shape(&[points, cout, cin], &u)
+                        .unwrap()
+                        .into_tvalue(),
+                    Tensor::from_shape(&[points, sv], &padded)
+                        .unwrap()
+                        .into_tvalue(),
+                ])
+                .unwrap()
+                .unwrap();
+            let again = again[0]
+                .try_as_plain_ram()
+                .unwrap()
+                .as_slice::<f32>()
+                .unwrap()
+                .to_vec();
+            for x in 0..points {
+                let block = |m: &[f32]| m[x * stride..][..cout * tiles].to_vec();
+                assert!(same_bits(&block(&again), &block(&m)), "{op:?} padded");
             }
             // Shapes that do not fit are refused.
             let bad = op.eval_out_of_plan(tvec![
