@@ -152,9 +152,23 @@ pub struct WinogradOutput {
 /// Winograd's products where the CPU has AVX-512: for each of the `points` transformed
 /// points, `m[point] = u[point] v[point]` (`[Cout, Cin]` by `[Cin, tiles]`; `v` dense or padded
 /// as [`WinogradInput::padded`] makes it, `m` padded: `[points, padded_stride(Cout * tiles)]`),
-/// run by
-/// [`PointwiseConv`](crate::PointwiseConv)'s kernel (the transformed tiles read where they lie,
-/// 16 per register) instead of tract's matrix products, which pack them on every run.
+/// run by [`PointwiseConv`](crate::PointwiseConv)'s kernel (the transformed tiles read where
+/// they lie, 16 per register) instead of tract's matrix products, which pack them on every run.
+///
+/// ```
+/// use catclass_tract_kernels::WinogradProduct;
+/// use tract_onnx::prelude::*;
+/// use tract_onnx::tract_core::internal::{EvalOp, tvec};
+///
+/// // One point, 1 -> 2 channels, 3 tiles: m = u v.
+/// let op = WinogradProduct { points: 1, channels: [1, 2], tiles: 3 };
+/// let u = Tensor::from_shape(&[1, 2, 1], &[2f32, -1.])?;
+/// let v = Tensor::from_shape(&[1, 1, 3], &[1f32, 2., 3.])?;
+/// let m = op.eval_out_of_plan(tvec![u.into(), v.into()])?.expect("evaluated");
+/// let m = m[0].try_as_plain_ram()?;
+/// assert_eq!(m.as_slice::<f32>()?[..6], [2., 4., 6., -1., -2., -3.]);
+/// # Ok::<(), TractError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WinogradProduct {
     /// Transformed points: the number of products.
