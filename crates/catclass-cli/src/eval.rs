@@ -1,6 +1,6 @@
 //! `catclass eval <model.json> <FEATURES>`: the report of a saved model on other data.
 
-use crate::output::{Output, Written, paths};
+use crate::output::{Output, Written, out, outln, paths};
 use crate::train::RunArgs;
 use anyhow::{Context, Result};
 use catclass_app::train::{evaluate, load_model};
@@ -60,7 +60,7 @@ pub fn run(args: EvalArgs, output: Output) -> Result<()> {
     };
     output.quiet_warnings(&report.warnings);
     output.report(&summary, || {
-        print!("{}", catclass_app::printable(&text));
-        println!("wrote {}", summary.written.join(", "));
+        out!("{}", catclass_app::printable(&text));
+        outln!("wrote {}", summary.written.join(", "));
     })
 }

@@ -1,7 +1,7 @@
 //! `catclass extract <IMAGES>... --out <FEATURES>`: images to the seed's feature files and a
 //! shard, resumable, on threads or MPI ranks.
 
-use crate::output::{Output, PartlyDone, ReportedElsewhere, Status};
+use crate::output::{Output, PartlyDone, ReportedElsewhere, Status, outln};
 use crate::train::{ExecutorKind, RunArgs};
 use anyhow::Result;
 use catclass_app::extract::{
@@ -263,17 +263,25 @@ fn run_on<E: Executor>(args: &ExtractArgs, exec: &E, output: Output) -> Result<(
 
 fn print_report(r: &ExtractReport) {
     let m = &r.feature_model;
-    println!(
+    outln!(
         "{} images: {} extracted, {} already there, {} failed -> {}",
-        r.images, r.extracted, r.already_done, r.failed, r.out
+        r.images,
+        r.extracted,
+        r.already_done,
+        r.failed,
+        r.out
     );
-    println!(
+    outln!(
         "  network {} layer {} ({} features), preset {}, {}",
-        m.model, m.layer, m.dim, m.preset, m.backend
+        m.model,
+        m.layer,
+        m.dim,
+        m.preset,
+        m.backend
     );
     let s = |k: &str| r.stage_seconds.get(k).copied().unwrap_or(0.0);
     if r.extracted > 0 {
-        println!(
+        outln!(
             "  {:.1} images/s; thread time: read {:.2} s, decode {:.2} s, preprocess {:.2} s, \
              network {:.2} s (rank 0)",
             r.extracted as f64 / s("wall").max(1e-9),
@@ -284,8 +292,8 @@ fn print_report(r: &ExtractReport) {
         );
     }
     match (&r.shard, &r.shard_skipped) {
-        (Some((file, rows)), _) => println!("  shard {file}: {rows} rows"),
-        (None, Some(why)) => println!("  warning: no shard written: {why}"),
+        (Some((file, rows)), _) => outln!("  shard {file}: {rows} rows"),
+        (None, Some(why)) => outln!("  warning: no shard written: {why}"),
         _ => {}
     }
 }

@@ -1,6 +1,6 @@
 //! `catclass model`: where the default network is, and installing it.
 
-use crate::output::Output;
+use crate::output::{Output, outln};
 use anyhow::Result;
 use catclass_svm::features::DefaultModel;
 use catclass_svm::store::StoreOptions;
@@ -81,7 +81,7 @@ pub fn run(args: ModelArgs, output: Output) -> Result<()> {
         }
     };
     output.report(&summary, || match summary.action {
-        Action::Installed => println!("installed {}", summary.path.display()),
-        Action::Found => println!("{}", summary.path.display()),
+        Action::Installed => outln!("installed {}", summary.path.display()),
+        Action::Found => outln!("{}", summary.path.display()),
     })
 }

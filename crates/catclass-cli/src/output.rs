@@ -30,7 +30,7 @@ impl Output {
     /// `--quiet`, nothing with `--quiet` alone.
     pub fn report<T: Serialize>(self, summary: &T, text: impl FnOnce()) -> Result<()> {
         if self.json {
-            println!("{}", serde_json::to_string(summary)?);
+            outln!("{}", serde_json::to_string(summary)?);
         } else if !self.quiet {
             text();
         }
@@ -48,16 +48,50 @@ impl Output {
     }
 }
 
-/// `println!` for human text: nothing with `--quiet` or `--json`.
+/// Writes to standard output. A reader that went away (a broken pipe: `catclass ... | head`)
+/// ends the output, not the run: the files are still written and the exit status is the run's.
+/// Any other write error is reported on stderr.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args)
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: cannot write to standard output: {e}"
+        );
+    }
+}
+
+/// `print!` through [`write_stdout`]: no panic when stdout is closed.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!($($arg)*))
+    };
+}
+pub(crate) use out;
+
+/// `println!` through [`write_stdout`]: no panic when stdout is closed.
+macro_rules! outln {
+    () => {
+        $crate::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use outln;
+
+/// [`outln!`] for human text: nothing with `--quiet` or `--json`.
 macro_rules! say {
     ($output:expr) => {
         if $output.human() {
-            println!();
+            $crate::output::outln!();
         }
     };
     ($output:expr, $($arg:tt)*) => {
         if $output.human() {
-            println!($($arg)*);
+            $crate::output::outln!($($arg)*);
         }
     };
 }

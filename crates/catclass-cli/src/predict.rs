@@ -1,7 +1,7 @@
 //! `catclass predict <model.json> <IMAGES>...`: the class and margin of new images.
 
 use crate::extract::FeatureArgs;
-use crate::output::{Output, PartlyDone};
+use crate::output::{Output, PartlyDone, outln};
 use crate::train::RunArgs;
 use anyhow::Result;
 use catclass_app::predict::{PredictConfig, predict};
@@ -47,7 +47,7 @@ pub fn run(args: PredictArgs, output: Output) -> Result<()> {
     let mut failed = 0;
     for p in &predictions {
         if output.json {
-            println!("{}", serde_json::to_string(p)?);
+            outln!("{}", serde_json::to_string(p)?);
             failed += usize::from(p.error.is_some());
             continue;
         }
@@ -57,7 +57,7 @@ pub fn run(args: PredictArgs, output: Output) -> Result<()> {
                 eprintln!("error: {}", printable(e));
             }
             (Some(class), Some(margin), None) if p.top.is_empty() => {
-                println!(
+                outln!(
                     "{}\t{}\tmargin {margin:+.6}",
                     printable(&p.image),
                     printable(class)
@@ -69,7 +69,7 @@ pub fn run(args: PredictArgs, output: Output) -> Result<()> {
                     .iter()
                     .map(|c| format!("{} ({:+.4})", printable(&c.class), c.margin))
                     .collect();
-                println!("{}\t{}", printable(&p.image), top.join("  "));
+                outln!("{}\t{}", printable(&p.image), top.join("  "));
             }
             _ => {}
         }

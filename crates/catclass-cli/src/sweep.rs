@@ -1,6 +1,6 @@
 //! `catclass sweep <FEATURES> <A> <B|None> | --multiclass`: metrics against the training share.
 
-use crate::output::{Output, paths};
+use crate::output::{Output, outln, paths};
 use crate::train::{RunArgs, SolverArgs};
 use anyhow::{Context, Result};
 use catclass_app::seed::task_from_args;
@@ -109,19 +109,17 @@ pub fn execute(cfg: &SweepConfig, pool: &ThreadPool, out: &str) -> Result<SweepS
 
 /// The table of a sweep at `shares` and where its files are.
 pub fn print_summary(s: &SweepSummary, shares: &[f64]) {
-    println!("{}", s.title);
-    println!("share  accuracy (mean, min..max)   balanced accuracy   F1   baseline");
+    outln!("{}", s.title);
+    outln!("share  accuracy (mean, min..max)   balanced accuracy   F1   baseline");
     for share in shares {
         let stat = |f: fn(&SweepPoint) -> f64| band(&s.points, *share, f);
         let (a, alo, ahi) = stat(|p| p.accuracy);
         let (b, _, _) = stat(|p| p.balanced_accuracy);
         let (f, _, _) = stat(|p| p.f1);
         let (base, _, _) = stat(|p| p.majority_baseline);
-        println!(
-            "{share:>5}  {a:.4} ({alo:.4}..{ahi:.4})       {b:.4}            {f:.4}  {base:.4}"
-        );
+        outln!("{share:>5}  {a:.4} ({alo:.4}..{ahi:.4})       {b:.4}            {f:.4}  {base:.4}");
     }
-    println!(
+    outln!(
         "{} runs in {:.3} s on {} threads; wrote {}",
         s.points.len(),
         s.seconds,

@@ -1,6 +1,6 @@
 //! `catclass train <FEATURES> <CLASS_A> <CLASS_B | None>`.
 
-use crate::output::{Output, Written, paths};
+use crate::output::{Output, Written, out, outln, paths};
 use crate::progress::StageBar;
 use anyhow::{Context, Result};
 use catclass_app::Solver;
@@ -412,20 +412,27 @@ pub fn with_mpi(_threads: usize, _f: impl FnOnce(&ThreadPool) -> Result<()>) -> 
 /// The short human summary of a run that wrote `written`.
 pub fn print_summary(r: &TrainReport, written: &[String]) {
     let c = &r.confusion;
-    println!("{} ---> {:.4}", seed_title(&r.task), r.test_accuracy);
-    println!(
+    outln!("{} ---> {:.4}", seed_title(&r.task), r.test_accuracy);
+    outln!(
         "  accuracy {:.4}   majority baseline {:.4}   balanced accuracy {:.4}",
-        r.test_accuracy, r.majority_baseline, r.balanced_accuracy
+        r.test_accuracy,
+        r.majority_baseline,
+        r.balanced_accuracy
     );
-    println!(
+    outln!(
         "  precision {:.4}   recall {:.4}   F1 {:.4}",
-        r.precision, r.recall, r.f1
+        r.precision,
+        r.recall,
+        r.f1
     );
-    println!(
+    outln!(
         "  confusion: TP {}  FP {}  TN {}  FN {}",
-        c.true_positive, c.false_positive, c.true_negative, c.false_negative
+        c.true_positive,
+        c.false_positive,
+        c.true_negative,
+        c.false_negative
     );
-    println!(
+    outln!(
         "  rows: {} train ({} positive), {} test ({} positive), {} features each",
         r.counts.train_rows,
         r.counts.train_positive,
@@ -436,7 +443,7 @@ pub fn print_summary(r: &TrainReport, written: &[String]) {
     let f = &r.fit;
     let objective = f.objective.unwrap_or(f64::NAN);
     match (f.epochs, f.duality_gap) {
-        (Some(epochs), Some(gap)) => println!(
+        (Some(epochs), Some(gap)) => outln!(
             "  DCD: {epochs} epochs{}, duality gap {gap:.3e}, MLlib objective {objective:.6}; {} threads",
             if f.converged {
                 ", converged"
@@ -445,7 +452,7 @@ pub fn print_summary(r: &TrainReport, written: &[String]) {
             },
             r.run.threads
         ),
-        _ => println!(
+        _ => outln!(
             "  MLlib SGD: {} updates, {} passes{}, objective {objective:.6}; {} threads",
             f.updates,
             f.passes,
@@ -453,19 +460,21 @@ pub fn print_summary(r: &TrainReport, written: &[String]) {
             r.run.threads
         ),
     }
-    println!(
+    outln!(
         "  time: load {:.3} s, train {:.3} s, evaluate {:.3} s",
-        r.run.timings.load_seconds, r.run.timings.train_seconds, r.run.timings.eval_seconds
+        r.run.timings.load_seconds,
+        r.run.timings.train_seconds,
+        r.run.timings.eval_seconds
     );
     for w in &r.run.warnings {
-        println!("  warning: {}", catclass_app::printable(w));
+        outln!("  warning: {}", catclass_app::printable(w));
     }
-    println!("  wrote {}", written.join(", "));
+    outln!("  wrote {}", written.join(", "));
 }
 
 /// The human summary of a multiclass run that wrote `written`.
 pub fn print_multiclass_summary(r: &MulticlassReport, written: &[String]) {
-    print!(
+    out!(
         "{}",
         catclass_app::printable(&TrainOutcome::multiclass_text(r))
     );
@@ -477,7 +486,7 @@ pub fn print_multiclass_summary(r: &MulticlassReport, written: &[String]) {
         ("updates", |m| m.updates)
     };
     let work = r.models.iter().map(work);
-    println!(
+    outln!(
         "{}: {} models, {}..{} {unit} each, {} converged; {} threads",
         r.run.solver,
         r.models.len(),
@@ -486,9 +495,11 @@ pub fn print_multiclass_summary(r: &MulticlassReport, written: &[String]) {
         converged,
         r.run.threads
     );
-    println!(
+    outln!(
         "time: load {:.3} s, train {:.3} s, evaluate {:.3} s",
-        r.run.timings.load_seconds, r.run.timings.train_seconds, r.run.timings.eval_seconds
+        r.run.timings.load_seconds,
+        r.run.timings.train_seconds,
+        r.run.timings.eval_seconds
     );
-    println!("wrote {}", written.join(", "));
+    outln!("wrote {}", written.join(", "));
 }

@@ -478,6 +478,42 @@ fn quiet_train_prints_nothing() {
     );
 }
 
+/// A reader that goes away (`catclass train ... | head -1`) ends the output, not the run: no
+/// panic, the run's exit status, its files written; `--json` the same.
+#[test]
+fn closed_stdout_ends_the_output_not_the_run() {
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let f = features(tmp.path(), 3, 16);
+    for json in [false, true] {
+        let run = tmp.path().join(format!("run-{json}"));
+        let mut args = vec![
+            "train",
+            &f,
+            "Abyssinian",
+            "None",
+            "--out",
+            run.to_str().unwrap(),
+        ];
+        if json {
+            args.push("--json");
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_catclass"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The read end closed before the first line is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(out.status.success(), "{:?}: {stderr}", out.status);
+        assert!(run.join("model.json").is_file() && run.join("report.json").is_file());
+    }
+}
+
 #[test]
 fn completions_and_help() {
     let bash = ok(&["completions", "bash"]);
