@@ -74,17 +74,6 @@ pub fn encode(
     values: &[f32],
     feature_model: Option<&FeatureModel>,
 ) -> std::result::Result<Vec<u8>, String> {
-    encode_with_source(names, dim, values, feature_model, None)
-}
-
-/// [`encode`], recording the fingerprint of the files the rows were read from (a cache).
-pub(crate) fn encode_with_source(
-    names: &[String],
-    dim: usize,
-    values: &[f32],
-    feature_model: Option<&FeatureModel>,
-    source: Option<&str>,
-) -> std::result::Result<Vec<u8>, String> {
     if values.len() != names.len() * dim {
         return Err(format!(
             "{} values are not {} rows of {dim}",
@@ -92,7 +81,7 @@ pub(crate) fn encode_with_source(
             names.len()
         ));
     }
-    let mut out = header_bytes(names, dim, values.len(), feature_model, source)?;
+    let mut out = header_bytes(names, dim, values.len(), feature_model, None)?;
     out.reserve(values.len() * 4);
     for v in values {
         out.extend_from_slice(&v.to_le_bytes());
