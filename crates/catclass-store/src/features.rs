@@ -429,22 +429,7 @@ impl FeatureCatalog {
                     let bytes = loc
                         .get_at_most(&entry.name, MAX_FEATURE_FILE_BYTES, "a feature file")
                         .await?;
-                    // A response cut short of the object (or an object changed since listed)
-                    // is never parsed: a prefix of a feature file can be a valid one.
-                    if let Some(size) = listed.filter(|&s| s != bytes.len() as u64) {
-                        return Err(StoreError::LengthMismatch {
-                            location: loc.describe(&entry.name),
-                            received: bytes.len() as u64,
-                            expected: size,
-                            expected_from: "its listed size",
-                        });
-                    }
-                    let values =
-                        feature_json::parse(&bytes).map_err(|source| StoreError::FeatureFile {
-                            file: loc.describe(&entry.name),
-                            source,
-                        })?;
-                    Ok::<_, StoreError>(narrowed(values))
+                    parse_listed(&loc, &entry.name, &bytes, listed)
                 })
             })
             .buffered(concurrency.max(1))
@@ -486,25 +471,7 @@ impl FeatureCatalog {
                             let bytes = loc
                                 .read_local_at_most(name, MAX_FEATURE_FILE_BYTES, "a feature file")
                                 .expect("a local location")?;
-                            // As for other stores: a file changed since it was listed is
-                            // refused, never half read.
-                            if let Some(&size) =
-                                listed.get(name).filter(|&&s| s != bytes.len() as u64)
-                            {
-                                return Err(StoreError::LengthMismatch {
-                                    location: loc.describe(name),
-                                    received: bytes.len() as u64,
-                                    expected: size,
-                                    expected_from: "its listed size",
-                                });
-                            }
-                            let values = feature_json::parse(&bytes).map_err(|source| {
-                                StoreError::FeatureFile {
-                                    file: loc.describe(name),
-                                    source,
-                                }
-                            })?;
-                            Ok(narrowed(values))
+                            parse_listed(&loc, name, &bytes, listed.get(name).copied())
                         })
                         .collect::<Result<Vec<Values>>>()
                 })
@@ -526,6 +493,25 @@ impl FeatureCatalog {
             runs.into_iter().flatten().collect(),
         )
     }
+}
+
+/// One feature file's bytes as values, narrowed to `f32` when exact. Bytes of another length
+/// than the file's listed size (a response cut short, or a file changed since it was listed)
+/// are refused, never parsed: a prefix of a feature file can be a valid one.
+fn parse_listed(loc: &Location, name: &str, bytes: &[u8], listed: Option<u64>) -> Result<Values> {
+    if let Some(size) = listed.filter(|&s| s != bytes.len() as u64) {
+        return Err(StoreError::LengthMismatch {
+            location: loc.describe(name),
+            received: bytes.len() as u64,
+            expected: size,
+            expected_from: "its listed size",
+        });
+    }
+    let values = feature_json::parse(bytes).map_err(|source| StoreError::FeatureFile {
+        file: loc.describe(name),
+        source,
+    })?;
+    Ok(narrowed(values))
 }
 
 /// Files per blocking task when reading a local folder.
