@@ -229,11 +229,8 @@ impl EvalOp for WinogradProduct {
 impl TypedOp for WinogradProduct {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         ensure!(inputs.len() == 2, "winograd product takes kernel and tiles");
-        Ok(tvec!(f32::fact([
-            self.points,
-            self.channels[1],
-            self.tiles
-        ])))
+        let stride = padded_stride(self.channels[1] * self.tiles);
+        Ok(tvec!(f32::fact([self.points, stride])))
     }
 
     fn cost(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
@@ -1150,6 +1147,32 @@ mod tests {
     }
 
     #[test]
+    fn the_input_transform_makes_the_shape_it_declares() {
+        for padded in [false, true] {
+            for (variant, batch_axis, shape) in [
+                (Variant::F4, true, [2usize, 3, 9, 10].as_slice()),
+                (Variant::F2, false, &[3, 9, 10]),
+            ] {
+                let op = WinogradInput {
+                    tiles: Tiles {
+                        plane: [9, 10],
+                        variant,
+                    },
+                    batch_axis,
+                    padded,
+                };
+                let x = Tensor::from_shape(shape, &values(shape.iter().product(), 4)).unwrap();
+                let facts = op.output_facts(&[&f32::fact(shape)]).unwrap();
+                let v = op
+                    .eval_out_of_plan(tvec![x.into_tvalue()])
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(facts[0].shape.as_concrete().unwrap(), v[0].shape());
+            }
+        }
+    }
+
+    #[test]
     fn the_product_op_multiplies_each_point() {
         // Tiles that are not whole registers, channels that are not whole tiles of 6.
         for (points, cin, cout, tiles) in [(16, 3, 7, 49), (36, 64, 13, 50), (4, 1, 1, 17)] {
@@ -1171,6 +1194,14 @@ mod tests {
                 ])
                 .unwrap()
                 .unwrap();
+            // The shape the op declares is the one it makes.
+            let facts = op
+                .output_facts(&[
+                    &f32::fact([points, cout, cin]),
+                    &f32::fact([points, cin, tiles]),
+                ])
+                .unwrap();
+            assert_eq!(facts[0].shape.as_concrete().unwrap(), m[0].shape());
             let m = m[0]
                 .try_as_plain_ram()
                 .unwrap()
