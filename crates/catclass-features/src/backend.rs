@@ -84,16 +84,14 @@ pub enum BackendError {
         searched: String,
     },
     /// A file (or bytes) offered as the default network is not the published file.
-    #[error(
-        "{path}: not the published efficientnet-lite0.onnx ({found}; expected {} bytes, SHA-256 {})",
-        crate::model::DEFAULT_MODEL_SIZE,
-        crate::model::DEFAULT_MODEL_SHA256
-    )]
+    #[error("{path}: not the published efficientnet-lite0.onnx ({found}; expected {expected})")]
     NotTheDefaultModel {
         /// The file (or what the bytes were).
         path: String,
         /// Its size and, when read, its SHA-256.
         found: String,
+        /// The published file's size and SHA-256.
+        expected: String,
     },
     /// A record names a default network this build does not know.
     #[error("features were made by the default network {name:?}, which this build does not know")]

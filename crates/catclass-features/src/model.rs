@@ -142,6 +142,7 @@ impl DefaultModel {
             return Err(BackendError::NotTheDefaultModel {
                 path: path.display().to_string(),
                 found: format!("{size} bytes"),
+                expected: published(),
             });
         }
         let bytes = std::fs::read(&path).map_err(io)?;
@@ -204,6 +205,11 @@ fn read_model_file(path: &Path) -> Result<Vec<u8>, BackendError> {
     Ok(bytes)
 }
 
+/// The published default network's size and SHA-256, as an error names them.
+fn published() -> String {
+    format!("{DEFAULT_MODEL_SIZE} bytes, SHA-256 {DEFAULT_MODEL_SHA256}")
+}
+
 /// Refuses bytes that are not the published default network.
 fn verify(bytes: &[u8], what: &str) -> Result<(), BackendError> {
     let sha = sha256_hex(bytes);
@@ -211,6 +217,7 @@ fn verify(bytes: &[u8], what: &str) -> Result<(), BackendError> {
         return Err(BackendError::NotTheDefaultModel {
             path: what.to_string(),
             found: format!("{} bytes, SHA-256 {sha}", bytes.len()),
+            expected: published(),
         });
     }
     Ok(())

@@ -12,8 +12,6 @@ use crate::features::{FeatureCatalog, FeatureSource};
 use crate::location::Location;
 use crate::shard;
 use catclass_sgd::Values;
-use object_store::ObjectMeta;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -80,30 +78,6 @@ impl FeatureCache {
     pub fn describe(&self) -> String {
         self.location.describe(&self.name)
     }
-}
-
-/// The fingerprint of JSON feature files (sorted by name): SHA-256 over each one's name,
-/// size, modification time (nanoseconds) and ETag.
-pub(crate) fn fingerprint(files: &[(String, &ObjectMeta)]) -> String {
-    let mut h = Sha256::new();
-    for (name, meta) in files {
-        h.update((name.len() as u64).to_le_bytes());
-        h.update(name.as_bytes());
-        h.update(meta.size.to_le_bytes());
-        let t = meta.last_modified;
-        h.update(t.timestamp().to_le_bytes());
-        h.update(t.timestamp_subsec_nanos().to_le_bytes());
-        let tag = meta.e_tag.as_deref().unwrap_or("");
-        h.update((tag.len() as u64).to_le_bytes());
-        h.update(tag.as_bytes());
-    }
-    let digest = h.finalize();
-    let mut hex = String::with_capacity(2 * digest.len() + 7);
-    hex.push_str("sha256:");
-    for b in digest {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    hex
 }
 
 impl FeatureCatalog {

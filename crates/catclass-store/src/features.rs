@@ -6,6 +6,8 @@ use crate::location::Location;
 use crate::shard::{self, FeatureModel, SHARD_FILE, ShardHeader};
 pub use catclass_sgd::Values;
 use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectMeta;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -261,8 +263,7 @@ impl FeatureCatalog {
                 location: location.to_string(),
             });
         }
-        let fingerprint =
-            matches!(source, FeatureSource::Json).then(|| crate::cache::fingerprint(&json_metas));
+        let fingerprint = matches!(source, FeatureSource::Json).then(|| fingerprint(&json_metas));
         let listed_sizes = json_metas
             .iter()
             .map(|(name, meta)| (name.clone(), meta.size))
@@ -512,6 +513,30 @@ fn parse_listed(loc: &Location, name: &str, bytes: &[u8], listed: Option<u64>) -
         source,
     })?;
     Ok(narrowed(values))
+}
+
+/// The fingerprint of JSON feature files (sorted by name): SHA-256 over each one's name,
+/// size, modification time (nanoseconds) and ETag.
+fn fingerprint(files: &[(String, &ObjectMeta)]) -> String {
+    let mut h = Sha256::new();
+    for (name, meta) in files {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update(meta.size.to_le_bytes());
+        let t = meta.last_modified;
+        h.update(t.timestamp().to_le_bytes());
+        h.update(t.timestamp_subsec_nanos().to_le_bytes());
+        let tag = meta.e_tag.as_deref().unwrap_or("");
+        h.update((tag.len() as u64).to_le_bytes());
+        h.update(tag.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut hex = String::with_capacity(2 * digest.len() + 7);
+    hex.push_str("sha256:");
+    for b in digest {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
 }
 
 /// Files per blocking task when reading a local folder.
