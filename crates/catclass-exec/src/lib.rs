@@ -23,8 +23,9 @@ mod mpi;
 pub use crate::mpi::MpiExecutor;
 
 use catclass_sgd::reduce::BlockFn;
-use catclass_sgd::{BlockReducer, Partial, TrainError};
+use catclass_sgd::{BlockReducer, DatasetError, Partial, TrainError};
 use std::ops::Range;
+use std::sync::{Mutex, PoisonError};
 
 /// A place to run passes and independent tasks.
 pub trait Executor: BlockReducer + Send + Sync {
@@ -126,9 +127,13 @@ pub enum ExecError {
 }
 
 /// A rayon thread pool of a fixed size.
+///
+/// It keeps the per-block partial sums of its last pass to reuse in the next one (a pass of
+/// 21 blocks of 4 096 features allocated and zeroed 688 KB of fresh pages every time).
 #[derive(Debug)]
 pub struct ThreadPool {
     pool: rayon::ThreadPool,
+    spare: Mutex<Vec<Partial>>,
 }
 
 impl ThreadPool {
@@ -142,7 +147,44 @@ impl ThreadPool {
                 threads,
                 reason: e.to_string(),
             })?;
-        Ok(ThreadPool { pool })
+        Ok(ThreadPool {
+            pool,
+            spare: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Computes the partial of each block of `blocks` (each from zeros, concurrently) into
+    /// buffers kept between passes, and hands them to `fold` in block order, each with its
+    /// block's outcome.
+    pub(crate) fn with_partials<R>(
+        &self,
+        blocks: Range<usize>,
+        len: usize,
+        block: &BlockFn<'_>,
+        fold: impl FnOnce(&[Partial], Vec<Result<(), DatasetError>>) -> R,
+    ) -> R {
+        use rayon::prelude::*;
+        let mut partials =
+            std::mem::take(&mut *self.spare.lock().unwrap_or_else(PoisonError::into_inner));
+        partials.truncate(blocks.len());
+        partials.resize_with(blocks.len(), || Partial::zeros(len));
+        let outcomes = self.pool.install(|| {
+            partials
+                .par_iter_mut()
+                .enumerate()
+                .map(|(k, p)| {
+                    if p.grad.len() == len {
+                        p.clear();
+                    } else {
+                        *p = Partial::zeros(len);
+                    }
+                    block(blocks.start + k, p)
+                })
+                .collect()
+        });
+        let folded = fold(&partials, outcomes);
+        *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = partials;
+        folded
     }
 
     /// Runs `f` inside the pool (so rayon calls in `f` use this pool).
@@ -158,15 +200,14 @@ impl BlockReducer for ThreadPool {
         len: usize,
         block: &BlockFn<'_>,
     ) -> Result<Partial, TrainError> {
-        let partials = self.map(n_blocks, |b| {
-            let mut p = Partial::zeros(len);
-            block(b, &mut p).map(|()| p)
-        });
-        let mut acc = Partial::zeros(len);
-        for p in partials {
-            acc.add(&p.map_err(TrainError::Data)?);
-        }
-        Ok(acc)
+        self.with_partials(0..n_blocks, len, block, |partials, outcomes| {
+            let mut acc = Partial::zeros(len);
+            for (p, outcome) in partials.iter().zip(outcomes) {
+                outcome.map_err(TrainError::Data)?;
+                acc.add(p);
+            }
+            Ok(acc)
+        })
     }
 }
 
@@ -246,6 +287,59 @@ mod tests {
             .map(|r| f64::from(u8::from(x[r * dim] + next() > 0.6)))
             .collect();
         (x, y)
+    }
+
+    /// The pool reuses its block partials between passes: each still starts from zeros,
+    /// whatever the shape of the pass before, and a failing block is reported in block order.
+    #[test]
+    fn reused_partials_start_from_zeros() {
+        let pool = ThreadPool::new(2).unwrap();
+        let pass = |n_blocks: usize, len: usize| {
+            pool.reduce(n_blocks, len, &|b, out| {
+                out.grad[b % len] += 1.0 + b as f64;
+                out.loss += 0.5;
+                out.count += 1;
+                Ok(())
+            })
+            .unwrap()
+        };
+        for (n_blocks, len) in [(21, 5), (21, 5), (3, 9), (40, 2), (21, 5), (0, 4)] {
+            let got = pass(n_blocks, len);
+            let mut want = Partial::zeros(len);
+            for b in 0..n_blocks {
+                want.grad[b % len] += 1.0 + b as f64;
+            }
+            assert_eq!(got.grad, want.grad, "{n_blocks} blocks of length {len}");
+            assert_eq!(
+                (got.loss, got.count),
+                (0.5 * n_blocks as f64, n_blocks as u64)
+            );
+        }
+        let failed = pool.reduce(8, 3, &|b, _| {
+            if b >= 5 {
+                Err(DatasetError::BlockNotHeld {
+                    block: b,
+                    first: 0,
+                    end: 0,
+                    held_first: 0,
+                    held_end: 0,
+                })
+            } else {
+                Ok(())
+            }
+        });
+        assert!(
+            matches!(
+                failed,
+                Err(TrainError::Data(DatasetError::BlockNotHeld {
+                    block: 5,
+                    ..
+                }))
+            ),
+            "{failed:?}"
+        );
+        // And the pool still serves passes after a failed one.
+        assert_eq!(pass(4, 2).count, 4);
     }
 
     proptest! {

@@ -112,12 +112,24 @@ impl BlockReducer for MpiExecutor {
         block: &BlockFn<'_>,
     ) -> Result<Partial, TrainError> {
         let mine = self.local_blocks(n_blocks);
-        let partials = self.pool.map(mine.len(), |k| {
-            let mut p = Partial::zeros(len);
-            block(mine.start + k, &mut p).map(|()| p)
-        });
+        self.pool
+            .with_partials(mine, len, block, |partials, outcomes| {
+                self.fold_along_ranks(len, partials, outcomes)
+            })
+    }
+}
+
+impl MpiExecutor {
+    /// Adds this rank's block partials (in order, stopping at the first failure) to the running
+    /// sum received from the rank before, passes it on, and returns the total every rank gets.
+    fn fold_along_ranks(
+        &self,
+        len: usize,
+        partials: &[Partial],
+        outcomes: Vec<Result<(), catclass_sgd::DatasetError>>,
+    ) -> Result<Partial, TrainError> {
         let comm = self.lock();
-        // Running sum of blocks 0..mine.start, then the failure flag (lowest failing rank + 1).
+        // Running sum of the blocks before this rank's, then the failure flag (lowest failing rank + 1).
         let mut wire = vec![0.0f64; len + 3];
         if self.rank > 0 {
             comm.world
@@ -127,9 +139,9 @@ impl BlockReducer for MpiExecutor {
         let mut failure = None;
         if wire[len + 2] == 0.0 {
             let mut acc = Partial::from_wire(&wire[..len + 2]);
-            for p in partials {
-                match p {
-                    Ok(p) => acc.add(&p),
+            for (p, outcome) in partials.iter().zip(outcomes) {
+                match outcome {
+                    Ok(()) => acc.add(p),
                     Err(e) => {
                         failure = Some(e.to_string());
                         wire[len + 2] = (self.rank + 1) as f64;
