@@ -6,7 +6,9 @@
 //! the input tiles are transformed ([`WinogradInput`]: `Bt d B`), multiplied by the transformed
 //! kernel (`G g Gt`, computed once in f64) in `(m + 2)^2` matrix products that tract runs
 //! (`EinSum gok,gkt->got`), and transformed back ([`WinogradOutput`]: `At m A`), the bias and a
-//! following ReLU added as the outputs are stored. The results differ from a direct
+//! following ReLU added as the outputs are stored. On large maps, where the CPU has AVX-512,
+//! [`WinogradConv`] runs the three steps a band of tile rows at a time, with the same bits.
+//! The results differ from a direct
 //! convolution by rounding only (the tests hold F(2x2, 3x3) to 1e-5 and F(4x4, 3x3) to 1e-4 of
 //! the largest output).
 //!
@@ -241,6 +243,219 @@ impl TypedOp for WinogradProduct {
     as_op!();
 }
 
+/// Winograd's three steps fused, a band of tile rows at a time (where the CPU has AVX-512):
+/// the input transform of the band's tiles, the `points` products ([`WinogradProduct`]'s
+/// kernel) and the output transform, so that the transformed tiles and the products of a band
+/// stay in the core's cache instead of going through memory as whole tensors (on VGG16's
+/// 224x224 layer they are 29 MB each). Inputs: `x` `[N, Cin, H, W]` (or `[Cin, H, W]`), the
+/// transformed kernel `[points, Cout, Cin]`, the bias `[Cout]` (or `[1]`). Same arithmetic,
+/// same bits, as [`WinogradInput`], [`WinogradProduct`] and [`WinogradOutput`] in sequence.
+///
+/// ```
+/// use catclass_tract_kernels::winograd::{Tiles, Variant, WinogradConv};
+///
+/// let op = WinogradConv::new(
+///     Tiles { plane: [224, 224], variant: Variant::F4 },
+///     [64, 64],
+///     true,
+///     None,
+/// );
+/// // One row of 56 tiles a band: 36 x (64 + 64) x 56 floats, about 1 MiB.
+/// assert_eq!(op.band, 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WinogradConv {
+    /// The plane's tiles.
+    pub tiles: Tiles,
+    /// Input and output channels.
+    pub channels: [usize; 2],
+    /// Whether the data has a batch axis.
+    pub batch_axis: bool,
+    /// The activation fused into the output, if any.
+    pub clamp: Option<Clamp>,
+    /// Tile rows per band.
+    pub band: usize,
+}
+
+/// The bytes a band of [`WinogradConv`] should keep in the core's cache (its transformed tiles
+/// and products): as many tile rows as fit, at least one.
+pub const WINOGRAD_BAND_BYTES: usize = 1 << 20;
+
+impl WinogradConv {
+    /// The op, with as many tile rows a band as fit in [`WINOGRAD_BAND_BYTES`].
+    pub fn new(tiles: Tiles, channels: [usize; 2], batch_axis: bool, clamp: Option<Clamp>) -> Self {
+        let row_bytes = 4 * tiles.variant.points() * (channels[0] + channels[1]) * tiles.cols();
+        let band = (WINOGRAD_BAND_BYTES / row_bytes.max(1)).clamp(1, tiles.rows().max(1));
+        WinogradConv {
+            tiles,
+            channels,
+            batch_axis,
+            clamp,
+            band,
+        }
+    }
+
+    /// Whether fusing pays: every band reads the whole transformed kernel (`points x Cout x
+    /// Cin`), which must stay small beside the tiles it serves: `Cin Cout <= 4 (Cin + Cout)
+    /// tiles` for a band's tiles. On VGG16 with AVX-512 (`tract_profile`, one image) the
+    /// 224x224 and 112x112 layers pass (0.6 to 2.3 kernel floats a tile float) and gained
+    /// (49.8 -> 24-26 ms, 16.7 -> 14-17 ms, 11.3 -> 9-10 ms); fused, the 56x56 ones (6 to 9) lost
+    /// (11.4 -> 19 ms).
+    ///
+    /// ```
+    /// use catclass_tract_kernels::winograd::{Tiles, Variant, WinogradConv};
+    ///
+    /// let conv = |plane: usize, c: usize| {
+    ///     let tiles = Tiles { plane: [plane, plane], variant: Variant::for_plane(plane * plane) };
+    ///     WinogradConv::new(tiles, [c, c], true, None)
+    /// };
+    /// assert!(conv(224, 64).pays() && conv(112, 128).pays());
+    /// assert!(!conv(56, 256).pays() && !conv(14, 512).pays());
+    /// ```
+    pub fn pays(&self) -> bool {
+        let [cin, cout] = self.channels;
+        let tiles = self.band * self.tiles.cols();
+        cin * cout <= 4 * (cin + cout) * tiles
+    }
+}
+
+impl Op for WinogradConv {
+    fn name(&self) -> StaticName {
+        "CatclassWinogradConv".into()
+    }
+
+    fn validation(&self) -> Validation {
+        Validation::Rounding
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for WinogradConv {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let (x, u, bias) = args_3!(inputs);
+        let t = self.tiles;
+        let [cin, cout] = self.channels;
+        let [h, w] = t.plane;
+        let points = t.variant.points();
+        let n = match *x.shape() {
+            [n, c, hh, ww] if self.batch_axis && [c, hh, ww] == [cin, h, w] => n,
+            [c, hh, ww] if !self.batch_axis && [c, hh, ww] == [cin, h, w] => 1,
+            ref shape => bail!("winograd conv: input {shape:?} for {self:?}"),
+        };
+        ensure!(
+            u.shape() == [points, cout, cin] && (bias.len() == cout || bias.len() == 1),
+            "winograd conv: kernel {:?} and bias {:?} for {self:?}",
+            u.shape(),
+            bias.shape()
+        );
+        let x = x.try_as_plain_ram()?;
+        let x = x.as_slice::<f32>()?;
+        let u = u.try_as_plain_ram()?;
+        let u = u.as_slice::<f32>()?;
+        let bias = bias.try_as_plain_ram()?;
+        let bias = bias.as_slice::<f32>()?;
+        let (rows, cols) = (t.rows(), t.cols());
+        let band = self.band.clamp(1, rows.max(1));
+        let layout = t.scratch_layout();
+        let (stride_in, stride_out) = (
+            padded_stride(cin * band * cols),
+            padded_stride(cout * band * cols),
+        );
+        let mut scratch = vec![0f32; cin * layout.len];
+        let mut v = vec![0f32; points * stride_in];
+        let mut m = vec![0f32; points * stride_out];
+        let zeros = vec![0f32; cout];
+        let out_shape: TVec<usize> = if self.batch_axis {
+            tvec![n, cout, h, w]
+        } else {
+            tvec![cout, h, w]
+        };
+        // SAFETY: every output point is written (all tile rows of all planes) before it is read.
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&out_shape)? };
+        let mut view = out.try_as_plain_ram_mut()?;
+        let o = view.as_slice_mut::<f32>()?;
+        for (image, output) in x
+            .chunks_exact(cin * h * w)
+            .zip(o.chunks_exact_mut(cout * h * w))
+        {
+            for (input, scratch) in image
+                .chunks_exact(h * w)
+                .zip(scratch.chunks_exact_mut(layout.len))
+            {
+                layout.fill(input, scratch);
+            }
+            for first in (0..rows).step_by(band) {
+                let rows = first..(first + band).min(rows);
+                let tiles = rows.len() * cols;
+                for (ci, scratch) in scratch.chunks_exact(layout.len).enumerate() {
+                    let spread = Spread {
+                        at: ci * tiles,
+                        stride: stride_in,
+                        rows: rows.clone(),
+                    };
+                    transform_input(&t, &layout, scratch, &mut v, spread);
+                }
+                let blocks = m
+                    .chunks_exact_mut(stride_out)
+                    .zip(v.chunks_exact(stride_in));
+                for ((m, v), u) in blocks.zip(u.chunks_exact(cout * cin)) {
+                    let (m, v) = (&mut m[..cout * tiles], &v[..cin * tiles]);
+                    crate::pointwise::product([cin, cout], tiles, v, u, &zeros, m);
+                }
+                for (co, plane) in output.chunks_exact_mut(h * w).enumerate() {
+                    let spread = Spread {
+                        at: co * tiles,
+                        stride: stride_out,
+                        rows: rows.clone(),
+                    };
+                    let bias = if bias.len() == 1 { bias[0] } else { bias[co] };
+                    let epilogue = Epilogue {
+                        bias,
+                        clamp: self.clamp,
+                    };
+                    output_plane(&t, &m, spread, epilogue, plane);
+                }
+            }
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl TypedOp for WinogradConv {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(
+            inputs.len() == 3,
+            "winograd conv takes input, kernel and bias"
+        );
+        let mut shape = inputs[0].shape.to_tvec();
+        let channel_axis = usize::from(self.batch_axis);
+        ensure!(
+            shape.len() == channel_axis + 3,
+            "winograd conv: input {shape:?}"
+        );
+        shape[channel_axis] = self.channels[1].to_dim();
+        Ok(tvec!(f32::fact(shape)))
+    }
+
+    fn cost(&self, inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
+        let images = if self.batch_axis {
+            inputs[0].shape[0].clone()
+        } else {
+            1.to_dim()
+        };
+        let per_image = self.tiles.variant.points()
+            * self.channels[0]
+            * self.channels[1]
+            * self.tiles.per_plane();
+        Ok(tvec!((Cost::FMA(f32::datum_type()), images * per_image)))
+    }
+
+    as_op!();
+}
+
 impl WinogradInput {
     /// Floats per point in the output for `len` values of each point.
     fn stride(&self, len: usize) -> usize {
@@ -302,7 +517,7 @@ impl EvalOp for WinogradInput {
             let (img, ch) = (plane / c, plane % c);
             layout.fill(input, &mut scratch);
             let at = ch * n * per + img * per;
-            transform_input(&t, &layout, &scratch, v, Spread { at, stride });
+            transform_input(&t, &layout, &scratch, v, Spread::whole(&t, at, stride));
         }
         Ok(tvec!(out.into_tvalue()))
     }
@@ -348,7 +563,7 @@ impl EvalOp for WinogradOutput {
                 output_plane(
                     &t,
                     m,
-                    Spread { at, stride },
+                    Spread::whole(&t, at, stride),
                     Epilogue {
                         bias: b,
                         clamp: self.clamp,
@@ -393,11 +608,29 @@ impl TypedOp for WinogradOutput {
 }
 
 /// Where one plane's tiles sit in a transformed `[points, C, tiles]` tensor: the values for
-/// point `xi` of the transform start at `xi * stride + at`.
-#[derive(Debug, Clone, Copy)]
+/// point `xi` of the transform start at `xi * stride + at`, and they are the tiles of the tile
+/// rows `rows` (all of them, or a band), row after row.
+#[derive(Debug, Clone)]
 struct Spread {
     at: usize,
     stride: usize,
+    rows: core::ops::Range<usize>,
+}
+
+impl Spread {
+    /// Every tile row of `t`.
+    fn whole(t: &Tiles, at: usize, stride: usize) -> Self {
+        Spread {
+            at,
+            stride,
+            rows: 0..t.rows(),
+        }
+    }
+
+    /// Tiles it covers (a plane of `t`).
+    fn tiles(&self, t: &Tiles) -> usize {
+        self.rows.len() * t.cols()
+    }
 }
 
 /// What the output transform applies as it stores: the bias, then the clamp.
@@ -637,9 +870,12 @@ fn transform_input_on(
     v: &mut [f32],
     spread: Spread,
 ) {
-    let Spread { at, stride } = spread;
     let points = t.variant.points();
-    assert!(scratch.len() >= layout.len && v.len() >= (points - 1) * stride + at + t.per_plane());
+    assert!(
+        scratch.len() >= layout.len
+            && spread.rows.end <= t.rows()
+            && v.len() >= (points - 1) * spread.stride + spread.at + spread.tiles(t)
+    );
     assert!(isa <= crate::isa());
     // SAFETY: the CPU has AVX2; the reads are inside the scratch plane
     // (see `Tiles::scratch_layout`) and the writes inside `v` (checked above).
@@ -696,14 +932,14 @@ unsafe fn input_plane<A: Algorithm, V: Lanes>(
     v: &mut [f32],
     spread: Spread,
 ) {
-    let Spread { at, stride } = spread;
+    let Spread { at, stride, rows } = spread;
     let m = A::VARIANT.outputs();
     let a = A::VARIANT.inputs();
     let (row, phase, cols) = (layout.row, layout.len / m, t.cols());
     let src = scratch.as_ptr();
     let dst = v.as_mut_ptr();
     let zero = V::splat(0.0);
-    for ty in 0..t.rows() {
+    for ty in rows.clone() {
         for tx in (0..cols).step_by(V::N) {
             // Rows first: column j of `Bt d` is `Bt` times column j of d.
             let columns: [[V; 6]; 6] = std::array::from_fn(|j| {
@@ -720,7 +956,7 @@ unsafe fn input_plane<A: Algorithm, V: Lanes>(
                 });
                 A::input(d)
             });
-            let base = at + ty * cols + tx;
+            let base = at + (ty - rows.start) * cols + tx;
             let run = V::N.min(cols - tx);
             for (i, ri) in transpose(columns).into_iter().enumerate().take(a) {
                 for (j, u) in A::input(ri).into_iter().enumerate().take(a) {
@@ -754,10 +990,10 @@ fn output_plane_on(
     epilogue: Epilogue,
     plane: &mut [f32],
 ) {
-    let Spread { at, stride } = spread;
     let points = t.variant.points();
     assert!(
-        m.len() >= (points - 1) * stride + at + t.per_plane()
+        spread.rows.end <= t.rows()
+            && m.len() >= (points - 1) * spread.stride + spread.at + spread.tiles(t)
             && plane.len() == t.plane[0] * t.plane[1]
     );
     assert!(isa <= crate::isa());
@@ -815,7 +1051,7 @@ unsafe fn output_tiles<A: Algorithm, V: Lanes>(
     epilogue: Epilogue,
     plane: &mut [f32],
 ) {
-    let (Spread { at, stride }, Epilogue { bias, clamp }) = (spread, epilogue);
+    let (Spread { at, stride, rows }, Epilogue { bias, clamp }) = (spread, epilogue);
     let s = A::VARIANT.outputs();
     let a = A::VARIANT.inputs();
     let [h, w] = t.plane;
@@ -823,9 +1059,9 @@ unsafe fn output_tiles<A: Algorithm, V: Lanes>(
     let src = m.as_ptr();
     let zero = V::splat(0.0);
     let b = V::splat(bias);
-    for ty in 0..t.rows() {
+    for ty in rows.clone() {
         for tx in (0..cols).step_by(V::N) {
-            let base = at + ty * cols + tx;
+            let base = at + (ty - rows.start) * cols + tx;
             let run = V::N.min(cols - tx);
             let load = |x: usize| {
                 // SAFETY: point `x`, tiles `base .. base + run` are inside `m`.
@@ -958,8 +1194,11 @@ pub const WINOGRAD_F2_MAX_PLANE: usize = 16 * 16;
 
 /// Replaces each 3x3, stride-1, padding-1, group-1 f32 NCHW convolution of `model` with at
 /// least [`WINOGRAD_MIN_INPUT_CHANNELS`] input channels, a constant kernel and bias, by the
-/// Winograd sequence ([`Variant::for_plane`]), with the ReLU that follows fused in. Run it on a decluttered
-/// model, before `into_optimized`. Returns how many convolutions were replaced.
+/// Winograd sequence ([`Variant::for_plane`]), with the ReLU that follows fused in: where the
+/// CPU has AVX-512, one [`WinogradConv`] when [fusing pays](WinogradConv::pays), else
+/// [`WinogradInput`], [`WinogradProduct`] and [`WinogradOutput`]; elsewhere the input
+/// transform, tract's matrix products and the output transform. Run it on a decluttered model,
+/// before `into_optimized`. Returns how many convolutions were replaced.
 pub fn use_winograd(model: &mut TypedModel) -> TractResult<usize> {
     use_winograd_with(model, |[h, w]| Some(Variant::for_plane(h * w)))
 }
@@ -1041,6 +1280,15 @@ pub fn use_winograd_with(
         let name = &node.name;
         // Where the CPU has AVX-512 the products are ours, and read the tiles padded.
         let ours = crate::isa() >= Isa::Avx512;
+        let fused = WinogradConv::new(tiles, [cin, cout], batch_axis, relu);
+        if ours && fused.pays() {
+            let u = patch.add_const(format!("{name}.winograd_kernel"), u)?;
+            let y = patch.wire_node(name, fused, &[inputs[0], u, inputs[2]])?;
+            patch.shunt_outside(model, last, y[0])?;
+            patch.apply(model)?;
+            done += 1;
+            continue;
+        }
         let v = patch.wire_node(
             format!("{name}.winograd_in"),
             WinogradInput {
@@ -1104,17 +1352,17 @@ mod tests {
                 let mut scratch = vec![0f32; layout.len];
                 layout.fill(&values(plane[0] * plane[1], i as u64), &mut scratch);
                 let (per, points) = (t.per_plane(), variant.points());
-                let spread = Spread { at: 0, stride: per };
+                let spread = Spread::whole(&t, 0, per);
                 // 8 more floats than the tiles: a partial run must not spill into them.
                 let (mut fast, mut slow) = (vec![f32::NAN; points * per + 8], vec![0f32; 0]);
                 slow.resize(fast.len(), f32::NAN);
-                transform_input_portable(&t, &layout, &scratch, &mut slow, spread);
+                transform_input_portable(&t, &layout, &scratch, &mut slow, spread.clone());
                 for isa in [Isa::Portable, Isa::Avx2Fma]
                     .into_iter()
                     .filter(|&i| i <= isa())
                 {
                     fast.fill(f32::NAN);
-                    transform_input_on(isa, &t, &layout, &scratch, &mut fast, spread);
+                    transform_input_on(isa, &t, &layout, &scratch, &mut fast, spread.clone());
                     assert!(
                         same_bits(&fast, &slow),
                         "{variant:?} input {plane:?} {isa:?}"
@@ -1128,13 +1376,13 @@ mod tests {
                     let n = plane[0] * plane[1];
                     let (mut fast, mut slow) = (vec![f32::NAN; n], vec![f32::NAN; n]);
                     let epilogue = Epilogue { bias: 0.25, clamp };
-                    output_plane_portable(&t, &m, spread, epilogue, &mut slow);
+                    output_plane_portable(&t, &m, spread.clone(), epilogue, &mut slow);
                     for isa in [Isa::Portable, Isa::Avx2Fma]
                         .into_iter()
                         .filter(|&i| i <= isa())
                     {
                         fast.fill(f32::NAN);
-                        output_plane_on(isa, &t, &m, spread, epilogue, &mut fast);
+                        output_plane_on(isa, &t, &m, spread.clone(), epilogue, &mut fast);
                         assert!(
                             same_bits(&fast, &slow),
                             "{variant:?} output {plane:?} {clamp:?} {isa:?}"
@@ -1261,6 +1509,135 @@ mod tests {
                 Tensor::from_shape(&[1, v.len()], &v).unwrap().into_tvalue(),
             ]);
             assert!(format!("{:#}", bad.unwrap_err()).contains("winograd product"));
+        }
+    }
+
+    fn tensor(shape: &[usize], values: &[f32]) -> TValue {
+        Tensor::from_shape(shape, values).unwrap().into_tvalue()
+    }
+
+    fn floats(t: &TValue) -> Vec<f32> {
+        t.try_as_plain_ram()
+            .unwrap()
+            .as_slice::<f32>()
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn the_fused_op_gives_the_bits_of_the_three_steps() {
+        // Planes that are not whole tiles, runs of tiles that are not whole registers, bands of
+        // one row, of several (the last one short) and of the whole plane, a batch, no batch
+        // axis, a single bias, a ReLU.
+        let relu = Clamp {
+            lo: 0.0,
+            hi: f32::INFINITY,
+        };
+        for (variant, plane, [cin, cout], batch, bands, clamp, one_bias) in [
+            (
+                Variant::F4,
+                [13, 37],
+                [5, 7],
+                Some(2),
+                [1, 3, 4],
+                None,
+                false,
+            ),
+            (
+                Variant::F4,
+                [23, 22],
+                [16, 6],
+                None,
+                [1, 2, 6],
+                Some(relu),
+                false,
+            ),
+            (
+                Variant::F2,
+                [9, 10],
+                [3, 13],
+                Some(1),
+                [1, 2, 5],
+                Some(relu),
+                true,
+            ),
+            (Variant::F2, [1, 40], [8, 2], None, [1, 1, 1], None, false),
+        ] {
+            let tiles = Tiles { plane, variant };
+            let [h, w] = plane;
+            let n = batch.unwrap_or(1);
+            let shape: Vec<usize> = match batch {
+                Some(n) => vec![n, cin, h, w],
+                None => vec![cin, h, w],
+            };
+            let x = values(n * cin * h * w, 7);
+            let k = values(cout * cin * 9, 8);
+            let u = transform_kernel(variant, &k, cout, cin);
+            let bias = if one_bias {
+                vec![0.125]
+            } else {
+                values(cout, 9)
+            };
+            let bias = tensor(&[bias.len()], &bias);
+            // The three steps.
+            let input = WinogradInput {
+                tiles,
+                batch_axis: batch.is_some(),
+                padded: true,
+            };
+            let v = input
+                .eval_out_of_plan(tvec![tensor(&shape, &x)])
+                .unwrap()
+                .unwrap();
+            let product = WinogradProduct {
+                points: variant.points(),
+                channels: [cin, cout],
+                tiles: n * tiles.per_plane(),
+            };
+            let m = product
+                .eval_out_of_plan(tvec![u.clone().into_tvalue(), v[0].clone()])
+                .unwrap()
+                .unwrap();
+            let output = WinogradOutput {
+                tiles,
+                channels: cout,
+                batch_axis: batch.is_some(),
+                batch: n,
+                clamp,
+            };
+            let want = output
+                .eval_out_of_plan(tvec![m[0].clone(), bias.clone()])
+                .unwrap()
+                .unwrap();
+            let want = floats(&want[0]);
+            for band in bands {
+                let mut fused = WinogradConv::new(tiles, [cin, cout], batch.is_some(), clamp);
+                fused.band = band;
+                let got = fused
+                    .eval_out_of_plan(tvec![
+                        tensor(&shape, &x),
+                        u.clone().into_tvalue(),
+                        bias.clone()
+                    ])
+                    .unwrap()
+                    .unwrap();
+                let facts = fused
+                    .output_facts(&[
+                        &f32::fact(&shape),
+                        &f32::fact(u.shape()),
+                        &f32::fact(bias.shape()),
+                    ])
+                    .unwrap();
+                assert_eq!(facts[0].shape.as_concrete().unwrap(), got[0].shape());
+                assert!(
+                    same_bits(&floats(&got[0]), &want),
+                    "{variant:?} {plane:?} {cin}->{cout} band {band}"
+                );
+            }
+            // Inputs that do not fit are refused, naming the op.
+            let fused = WinogradConv::new(tiles, [cin + 1, cout], batch.is_some(), clamp);
+            let bad = fused.eval_out_of_plan(tvec![tensor(&shape, &x), u.into_tvalue(), bias]);
+            assert!(format!("{:#}", bad.unwrap_err()).contains("winograd conv"));
         }
     }
 

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use catclass_tract_kernels::{
-    DirectConv2d, Isa, PointwiseConv, TuneOptions, Variant, WinogradChoice, WinogradOutput, isa,
-    tune, tune_with, use_direct_convs, use_pointwise_convs_on_any_cpu,
+    DirectConv2d, Isa, PointwiseConv, TuneOptions, Variant, WinogradChoice, WinogradConv,
+    WinogradOutput, isa, tune, tune_with, use_direct_convs, use_pointwise_convs_on_any_cpu,
 };
 use tract_onnx::prelude::*;
 
@@ -75,8 +75,11 @@ fn winograd_variants(model: &TypedModel) -> Vec<Variant> {
     let mut variants: Vec<Variant> = model
         .nodes()
         .iter()
-        .filter_map(|n| n.op_as::<WinogradOutput>())
-        .map(|o| o.tiles.variant)
+        .filter_map(|n| {
+            // The three steps, or the fused op (AVX-512, where it pays).
+            let steps = n.op_as::<WinogradOutput>().map(|o| o.tiles.variant);
+            steps.or_else(|| n.op_as::<WinogradConv>().map(|c| c.tiles.variant))
+        })
         .collect();
     variants.sort_by_key(|v| v.outputs());
     variants
