@@ -324,6 +324,13 @@ impl Op for WinogradConv {
         "CatclassWinogradConv".into()
     }
 
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "{:?} on {:?}, channels {:?}, {} tile rows a band, clamp {:?}",
+            self.tiles.variant, self.tiles.plane, self.channels, self.band, self.clamp
+        )])
+    }
+
     fn validation(&self) -> Validation {
         Validation::Rounding
     }
