@@ -103,6 +103,35 @@ impl Tiles {
         };
         PlaneLayout::new(geometry, 1, None)
     }
+
+    /// The tile rows `rows` as a plane of their own: its tiles, its scratch layout (the input
+    /// rows they read, the plane's top padding for the first band, split in column phases as
+    /// [`Self::scratch_layout`] does), and the input rows it is filled from.
+    fn band(
+        &self,
+        rows: &core::ops::Range<usize>,
+    ) -> (Tiles, PlaneLayout, core::ops::Range<usize>) {
+        let m = self.variant.outputs();
+        let a = self.variant.inputs();
+        let [h, w] = self.plane;
+        // Scratch row 0 is padded row `m * rows.start`: input row `m * rows.start - 1`, or the
+        // top padding.
+        let top = usize::from(rows.start == 0);
+        let first = (m * rows.start).saturating_sub(1);
+        let end = (m * rows.end + 1).min(h);
+        let tiles = Tiles {
+            plane: [m * rows.len(), w],
+            variant: self.variant,
+        };
+        let geometry = Geometry {
+            input: [end - first, w],
+            kernel: [a, a],
+            strides: [1, m],
+            pad_before: [top, 1],
+            output: [m * (rows.len() - 1) + 1, self.cols()],
+        };
+        (tiles, PlaneLayout::new(geometry, 1, None), first..end)
+    }
 }
 
 /// The input transform: `[N, C, H, W]` (or `[C, H, W]`) to `[points, C, N * tiles]`, or when
@@ -366,12 +395,14 @@ impl EvalOp for WinogradConv {
         let bias = bias.as_slice::<f32>()?;
         let (rows, cols) = (t.rows(), t.cols());
         let band = self.band.clamp(1, rows.max(1));
-        let layout = t.scratch_layout();
         let (stride_in, stride_out) = (
             padded_stride(cin * band * cols),
             padded_stride(cout * band * cols),
         );
-        let mut scratch = vec![0f32; cin * layout.len];
+        // One band of one input plane, padded and split in column phases; re-zeroed when the
+        // band's layout changes (the first band has the top padding, the last may be short).
+        let mut scratch = Vec::new();
+        let mut zeroed_for = None;
         let mut v = vec![0f32; points * stride_in];
         let mut m = vec![0f32; points * stride_out];
         let zeros = vec![0f32; cout];
@@ -388,22 +419,23 @@ impl EvalOp for WinogradConv {
             .chunks_exact(cin * h * w)
             .zip(o.chunks_exact_mut(cout * h * w))
         {
-            for (input, scratch) in image
-                .chunks_exact(h * w)
-                .zip(scratch.chunks_exact_mut(layout.len))
-            {
-                layout.fill(input, scratch);
-            }
             for first in (0..rows).step_by(band) {
                 let rows = first..(first + band).min(rows);
                 let tiles = rows.len() * cols;
-                for (ci, scratch) in scratch.chunks_exact(layout.len).enumerate() {
+                let (bt, layout, inputs) = t.band(&rows);
+                if zeroed_for != Some(layout.g) {
+                    scratch.clear();
+                    scratch.resize(layout.len, 0f32);
+                    zeroed_for = Some(layout.g);
+                }
+                for (ci, plane) in image.chunks_exact(h * w).enumerate() {
+                    layout.fill(&plane[inputs.start * w..inputs.end * w], &mut scratch);
                     let spread = Spread {
                         at: ci * tiles,
                         stride: stride_in,
-                        rows: rows.clone(),
+                        rows: 0..rows.len(),
                     };
-                    transform_input(&t, &layout, scratch, &mut v, spread);
+                    transform_input(&bt, &layout, &scratch, &mut v, spread);
                 }
                 let blocks = m
                     .chunks_exact_mut(stride_out)
