@@ -373,7 +373,8 @@ impl PlaneLayout {
     fn fill(&self, input: &[f32], scratch: &mut [f32]) {
         let [h, w] = self.g.input;
         #[cfg(target_arch = "x86_64")]
-        if isa() >= Isa::Avx512 && matches!(self.g.strides[1], 1 | 2) && w >= self.g.strides[1] {
+        if isa() >= Isa::Avx512 && matches!(self.g.strides[1], 1 | 2 | 4) && w >= self.g.strides[1]
+        {
             // Every write of row `y` is at `y * row + column[x]` for a column `x < w`, and
             // each phase's columns are contiguous from its first.
             let last = (h - 1) * self.row + self.column.iter().max().copied().unwrap_or(0);
@@ -517,8 +518,8 @@ mod fill_avx512 {
     use std::arch::x86_64::*;
 
     /// # Safety
-    /// AVX-512F must be available; the input must hold the plane, the stride be 1 or 2 (and no
-    /// more than the width), and every write of the layout fit in `scratch`.
+    /// AVX-512F must be available; the input must hold the plane, the stride be 1, 2 or 4 (and
+    /// no more than the width), and every write of the layout fit in `scratch`.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn fill(layout: &PlaneLayout, input: &[f32], scratch: &mut [f32]) {
         let [_, w] = layout.g.input;
@@ -531,6 +532,14 @@ mod fill_avx512 {
             unsafe {
                 if layout.g.strides[1] == 1 {
                     copy(src, dst.add(at + layout.column[0]), w);
+                    continue;
+                }
+                if layout.g.strides[1] == 4 {
+                    let phases = std::array::from_fn(|k| dst.add(at + layout.column[k]));
+                    split4(src, phases, w);
+                    for x in w / 64 * 64..w {
+                        *dst.add(at + layout.column[x]) = *src.add(x);
+                    }
                     continue;
                 }
                 let (even, odd) = (
@@ -552,6 +561,42 @@ mod fill_avx512 {
                 for x in 2 * i..w {
                     *dst.add(at + layout.column[x]) = *src.add(x);
                 }
+            }
+        }
+    }
+
+    /// Columns `x = 64 g + 4 i + k` of the whole groups of 64 of a row of `w` to `phases[k] +
+    /// 16 g + i`: two rounds of permutes, 64 floats at a time.
+    ///
+    /// # Safety
+    /// `w` floats readable at `src`; `w / 4` writable at each phase.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn split4(src: *const f32, phases: [*mut f32; 4], w: usize) {
+        // From 32 columns: phases 0 and 1 (8 each), phases 2 and 3.
+        let p01 = _mm512_set_epi32(29, 25, 21, 17, 13, 9, 5, 1, 28, 24, 20, 16, 12, 8, 4, 0);
+        let p23 = _mm512_set_epi32(31, 27, 23, 19, 15, 11, 7, 3, 30, 26, 22, 18, 14, 10, 6, 2);
+        // Then the first (or second) 8 lanes of each of two such halves.
+        let lo = _mm512_set_epi32(23, 22, 21, 20, 19, 18, 17, 16, 7, 6, 5, 4, 3, 2, 1, 0);
+        let hi = _mm512_set_epi32(31, 30, 29, 28, 27, 26, 25, 24, 15, 14, 13, 12, 11, 10, 9, 8);
+        let mut i = 0;
+        // SAFETY: the caller's: reads below `w`, writes below `w / 4` at each phase.
+        unsafe {
+            while 4 * i + 64 <= w {
+                let x = src.add(4 * i);
+                let [a, b, c, d] = [0, 16, 32, 48].map(|o| _mm512_loadu_ps(x.add(o)));
+                let (ab01, ab23) = (
+                    _mm512_permutex2var_ps(a, p01, b),
+                    _mm512_permutex2var_ps(a, p23, b),
+                );
+                let (cd01, cd23) = (
+                    _mm512_permutex2var_ps(c, p01, d),
+                    _mm512_permutex2var_ps(c, p23, d),
+                );
+                _mm512_storeu_ps(phases[0].add(i), _mm512_permutex2var_ps(ab01, lo, cd01));
+                _mm512_storeu_ps(phases[1].add(i), _mm512_permutex2var_ps(ab01, hi, cd01));
+                _mm512_storeu_ps(phases[2].add(i), _mm512_permutex2var_ps(ab23, lo, cd23));
+                _mm512_storeu_ps(phases[3].add(i), _mm512_permutex2var_ps(ab23, hi, cd23));
+                i += 16;
             }
         }
     }
@@ -1602,7 +1647,9 @@ mod tests {
         // 1 to 4 column phases (2 and 4 by whole groups), widths with and without a partial
         // group.
         for sx in 1..=4 {
-            for w in [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 33, 40, 57, 113] {
+            for w in [
+                1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 33, 40, 57, 113, 128, 131, 224,
+            ] {
                 if w < sx {
                     continue;
                 }
