@@ -1,7 +1,8 @@
-//! Time per operator of the tract plan that `catclass_features::TractBackend` runs, batch 1.
+//! Time per operator of the tract plan that `catclass_features::TractBackend` runs, batch 1
+//! (or `--batch B`: then every time is the batch's).
 //!
 //! cargo run --release -p catclass-tract-kernels --example tract_profile -- \
-//!     MODEL.onnx LAYER [--runs N] [--untuned] [--no-direct] [--no-pointwise] [--no-winograd] [--winograd f2|f4]
+//!     MODEL.onnx LAYER [--runs N] [--batch B] [--untuned] [--no-direct] [--no-pointwise] [--no-winograd] [--winograd f2|f4]
 //!     [--no-im2col] [--knob TRACT_KNOB=VALUE]...
 //!
 //! Runs the plan N times (default 30) on a constant image and prints, per operator kind and
@@ -25,12 +26,13 @@ use tract_onnx::tract_hir::infer::Factoid;
 
 fn main() -> TractResult<()> {
     let mut args = std::env::args().skip(1);
-    let (mut positional, mut runs, mut tuned) = (Vec::new(), 30usize, true);
+    let (mut positional, mut runs, mut tuned, mut batch) = (Vec::new(), 30usize, true, 1usize);
     let mut options = TuneOptions::default();
     let mut knobs: Vec<(String, String)> = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--runs" => runs = args.next().unwrap_or_default().parse()?,
+            "--batch" => batch = args.next().unwrap_or_default().parse()?,
             "--untuned" => tuned = false,
             "--no-direct" => options.direct_convs = false,
             "--no-pointwise" => options.pointwise_convs = false,
@@ -55,7 +57,9 @@ fn main() -> TractResult<()> {
         }
     }
     let [path, layer] = positional.as_slice() else {
-        bail!("usage: tract_profile MODEL.onnx LAYER [--runs N] [--untuned] [--no-direct] ...");
+        bail!(
+            "usage: tract_profile MODEL.onnx LAYER [--runs N] [--batch B] [--untuned] [--no-direct] ..."
+        );
     };
     let runs = runs.max(2);
     let mut model = tract_onnx::onnx().model_for_path(path)?;
@@ -72,7 +76,7 @@ fn main() -> TractResult<()> {
         .dims()
         .map(|d| d.concretize().and_then(|d| d.to_i64().ok()).unwrap_or(1) as usize)
         .collect();
-    shape[0] = 1;
+    shape[0] = batch.max(1);
     let mut typed = model
         .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape.clone()))?
         .into_typed()?
