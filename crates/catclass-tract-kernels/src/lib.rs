@@ -583,7 +583,8 @@ mod fill_avx512 {
         unsafe {
             while 4 * i + 64 <= w {
                 let x = src.add(4 * i);
-                let [a, b, c, d] = [0, 16, 32, 48].map(|o| _mm512_loadu_ps(x.add(o)));
+                let (a, b) = (_mm512_loadu_ps(x), _mm512_loadu_ps(x.add(16)));
+                let (c, d) = (_mm512_loadu_ps(x.add(32)), _mm512_loadu_ps(x.add(48)));
                 let (ab01, ab23) = (
                     _mm512_permutex2var_ps(a, p01, b),
                     _mm512_permutex2var_ps(a, p23, b),
