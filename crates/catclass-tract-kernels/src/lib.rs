@@ -1237,16 +1237,19 @@ mod tests {
 
     /// Optimises `model` and runs it on `x` (its one input's values): its one output's values.
     pub(super) fn run_on(model: TypedModel, x: &[f32]) -> Vec<f32> {
-        let shape: Vec<usize> = model
-            .input_fact(0)
-            .unwrap()
-            .shape
-            .as_concrete()
-            .unwrap()
-            .to_vec();
-        let x = Tensor::from_shape(&shape, x).unwrap();
-        let plan = model.into_optimized().unwrap().into_runnable().unwrap();
-        let y = plan.run(tvec![x.into()]).unwrap();
+        run_optimized(model.into_optimized().unwrap(), x)
+    }
+
+    /// The input shape of `model`.
+    fn input_shape(model: &TypedModel) -> Vec<usize> {
+        let fact = model.input_fact(0).unwrap();
+        fact.shape.as_concrete().unwrap().to_vec()
+    }
+
+    /// Runs an optimised `plan` on `x` (shaped as its input): its output's values.
+    fn run_optimized(plan: TypedModel, x: &[f32]) -> Vec<f32> {
+        let x = Tensor::from_shape(&input_shape(&plan), x).unwrap();
+        let y = plan.into_runnable().unwrap().run(tvec![x.into()]).unwrap();
         y[0].try_as_plain_ram()
             .unwrap()
             .as_slice::<f32>()
@@ -1363,30 +1366,14 @@ mod tests {
     /// Runs `model` on reproducible values of its input's shape: the output, and how many
     /// convolutions tract ran with its direct spatial kernel.
     fn run(model: TypedModel) -> (Vec<f32>, usize) {
-        let shape: Vec<usize> = model
-            .input_fact(0)
-            .unwrap()
-            .shape
-            .as_concrete()
-            .unwrap()
-            .to_vec();
         let plan = model.into_optimized().unwrap();
         let direct = plan
             .nodes()
             .iter()
             .filter(|n| n.op().name() == "DirectSpatialConv")
             .count();
-        let x = Tensor::from_shape(&shape, &values(shape.iter().product(), 7)).unwrap();
-        let out = plan.into_runnable().unwrap().run(tvec![x.into()]).unwrap();
-        (
-            out[0]
-                .try_as_plain_ram()
-                .unwrap()
-                .as_slice::<f32>()
-                .unwrap()
-                .to_vec(),
-            direct,
-        )
+        let x = values(input_shape(&plan).iter().product(), 7);
+        (run_optimized(plan, &x), direct)
     }
 
     /// The Winograd convolutions of `model`: variant, fused activation, and whether the three

@@ -1506,12 +1506,7 @@ mod tests {
                 ])
                 .unwrap();
             assert_eq!(facts[0].shape.as_concrete().unwrap(), m[0].shape());
-            let m = m[0]
-                .try_as_plain_ram()
-                .unwrap()
-                .as_slice::<f32>()
-                .unwrap()
-                .to_vec();
+            let m = floats(&m[0]);
             // Each point's block padded to an odd number of cache lines.
             let stride = padded_stride(cout * tiles);
             assert_eq!(m.len(), points * stride);
@@ -1547,12 +1542,7 @@ mod tests {
                 ])
                 .unwrap()
                 .unwrap();
-            let again = again[0]
-                .try_as_plain_ram()
-                .unwrap()
-                .as_slice::<f32>()
-                .unwrap()
-                .to_vec();
+            let again = floats(&again[0]);
             for x in 0..points {
                 let block = |m: &[f32]| m[x * stride..][..cout * tiles].to_vec();
                 assert!(same_bits(&block(&again), &block(&m)), "{op:?} padded");
@@ -1572,7 +1562,7 @@ mod tests {
         Tensor::from_shape(shape, values).unwrap().into_tvalue()
     }
 
-    fn floats(t: &TValue) -> Vec<f32> {
+    fn floats(t: &Tensor) -> Vec<f32> {
         t.try_as_plain_ram()
             .unwrap()
             .as_slice::<f32>()
@@ -1708,12 +1698,7 @@ mod tests {
             ),
         ] {
             let u = transform_kernel(variant, &[1.0; 9], 1, 1);
-            let u = u
-                .try_as_plain_ram()
-                .unwrap()
-                .as_slice::<f32>()
-                .unwrap()
-                .to_vec();
+            let u = floats(&u);
             let a = variant.inputs();
             assert_eq!(u.len(), a * a);
             for x in 0..a {
