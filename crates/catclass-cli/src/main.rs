@@ -52,6 +52,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A damaged network file can make tract panic; the backend turns that panic into an error
+    // naming the file, which is reported below: the default hook's panic message would only
+    // make it look like a crash. Every other panic is printed as usual.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !catclass_svm::features::panic_is_caught() {
+            previous(info)
+        }
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

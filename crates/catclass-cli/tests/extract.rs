@@ -255,6 +255,38 @@ fn a_user_network_needs_its_preprocessing_and_a_wrong_layer_is_named() {
     assert!(out.contains("(1000 features)"), "{out}");
 }
 
+#[test]
+fn a_network_that_makes_tract_panic_is_an_error_not_a_panic_message() {
+    // EfficientNet-Lite0 with its last node's output renamed: the graph's output `logits`
+    // names no node's, and tract's parser panics on that ("no entry found for key").
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(testdata("models/efficientnet-lite0.onnx")).unwrap();
+    let (from, to) = (b"\x12\x06logits", b"\x12\x06logit#");
+    let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+    let mut damaged = bytes.clone();
+    damaged[at..at + to.len()].copy_from_slice(to);
+    let onnx = tmp.path().join("dangling.onnx");
+    std::fs::write(&onnx, damaged).unwrap();
+    let out = catclass(&[
+        "extract",
+        p(&testdata("images/coffee.png")),
+        "--out",
+        p(&tmp.path().join("f")),
+        "--model",
+        p(&onnx),
+        "--preset",
+        "efficientnet-lite",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("dangling.onnx") && err.contains("not a network tract can read"),
+        "{err}"
+    );
+    // The panic was caught and reported as that error: no panic message besides.
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 /// `--backend burn` gives tract's features within 1e-4 (relative to the largest value), and the
 /// folder records the engine, so mixing engines in one folder is refused.
 #[cfg(feature = "burn")]

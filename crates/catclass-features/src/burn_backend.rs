@@ -13,7 +13,6 @@
 //! features `burn-wgpu` or `burn-cuda`).
 
 use std::collections::{HashMap, HashSet};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use burn_tensor::activation::{relu, softmax};
 use burn_tensor::module::{conv2d, max_pool2d};
@@ -183,14 +182,6 @@ fn node_name(n: &NodeProto) -> String {
     } else {
         n.name.clone()
     }
-}
-
-/// The message of a caught panic.
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "burn panicked".to_owned())
 }
 
 impl BurnBackend {
@@ -391,12 +382,8 @@ impl BurnBackend {
 
     /// Runs the steps on `n` images; burn's shape checks panic, and a panic becomes an error.
     fn run(&self, batch: &[f32], n: usize) -> Result<Vec<f32>, BackendError> {
-        catch_unwind(AssertUnwindSafe(|| self.run_steps(batch, n))).unwrap_or_else(|p| {
-            Err(BackendError::Run(format!(
-                "burn failed: {}",
-                panic_message(&*p)
-            )))
-        })
+        crate::caught::catch(|| self.run_steps(batch, n))
+            .unwrap_or_else(|why| Err(BackendError::Run(format!("burn failed: {why}"))))
     }
 
     fn run_steps(&self, batch: &[f32], n: usize) -> Result<Vec<f32>, BackendError> {

@@ -36,6 +36,7 @@
 pub mod backend;
 #[cfg(feature = "burn")]
 mod burn_backend;
+mod caught;
 #[cfg(feature = "images")]
 mod decode;
 #[cfg(feature = "images")]
@@ -57,6 +58,7 @@ mod tract_backend;
 pub use backend::{BackendError, FeatureBackend, InputSpec, OutputSpec, checked_extract};
 #[cfg(feature = "burn")]
 pub use burn_backend::BurnBackend;
+pub use caught::panic_is_caught;
 #[cfg(feature = "images")]
 pub use extract::{
     EncodedImage, ExtractError, Extractor, Outcome, RunSummary, SizeMismatch, ToRgb8,

@@ -74,20 +74,13 @@ impl TractBackend {
         // A network file is data from elsewhere: whatever tract makes of a damaged or hostile
         // one (its parser and analyses assume well-formed graphs in places) is an error
         // naming the file, never a panic through this API.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Self::from_bytes_unguarded(bytes, model_name, layer)
-        }))
-        .unwrap_or_else(|panic| {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".into());
-            Err(BackendError::Model {
-                model: model_name.to_owned(),
-                message: format!("not a network tract can read (it failed: {why})"),
+        crate::caught::catch(|| Self::from_bytes_unguarded(bytes, model_name, layer))
+            .unwrap_or_else(|why| {
+                Err(BackendError::Model {
+                    model: model_name.to_owned(),
+                    message: format!("not a network tract can read (it failed: {why})"),
+                })
             })
-        })
     }
 
     fn from_bytes_unguarded(
