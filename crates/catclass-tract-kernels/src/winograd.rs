@@ -384,6 +384,10 @@ impl EvalOp for WinogradConv {
             ref shape => bail!("winograd conv: input {shape:?} for {self:?}"),
         };
         ensure!(
+            cin * cout * h * w > 0,
+            "winograd conv: nothing to convolve in {self:?}"
+        );
+        ensure!(
             u.shape() == [points, cout, cin] && (bias.len() == cout || bias.len() == 1),
             "winograd conv: kernel {:?} and bias {:?} for {self:?}",
             u.shape(),
@@ -543,6 +547,7 @@ impl EvalOp for WinogradInput {
             [c, hh, ww] if !self.batch_axis && [hh, ww] == [h, w] => (1, c),
             _ => bail!("winograd input: shape {shape:?} for {h}x{w} planes"),
         };
+        ensure!(h * w > 0, "winograd input: empty {h}x{w} planes");
         let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let t = self.tiles;
         let per = t.per_plane();
@@ -1684,6 +1689,33 @@ mod tests {
             let fused = WinogradConv::new(tiles, [cin + 1, cout], batch.is_some(), clamp);
             let bad = fused.eval_out_of_plan(tvec![tensor(&shape, &x), u.into_tvalue(), bias]);
             assert!(format!("{:#}", bad.unwrap_err()).contains("winograd conv"));
+        }
+        let input = WinogradInput {
+            tiles: Tiles {
+                plane: [0, 4],
+                variant: Variant::F2,
+            },
+            batch_axis: false,
+            padded: false,
+        };
+        let bad = input.eval_out_of_plan(tvec![tensor(&[3, 0, 4], &[])]);
+        assert!(format!("{:#}", bad.unwrap_err()).contains("empty 0x4 planes"));
+        // So are empty planes and channels (an error, not a panic).
+        for (plane, channels) in [([0, 5], [2, 2]), ([3, 3], [0, 2])] {
+            let tiles = Tiles {
+                plane,
+                variant: Variant::F2,
+            };
+            let fused = WinogradConv::new(tiles, channels, true, None);
+            let [h, w] = plane;
+            let x = tensor(&[1, channels[0], h, w], &[]);
+            let u = tensor(
+                &[16, channels[1], channels[0]],
+                &vec![0.0; 16 * channels[1] * channels[0]],
+            );
+            let bias = tensor(&[channels[1]], &vec![0.0; channels[1]]);
+            let bad = fused.eval_out_of_plan(tvec![x, u, bias]);
+            assert!(format!("{:#}", bad.unwrap_err()).contains("nothing to convolve"));
         }
     }
 
