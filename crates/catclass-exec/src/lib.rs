@@ -129,7 +129,8 @@ pub enum ExecError {
 /// A rayon thread pool of a fixed size.
 ///
 /// It keeps the per-block partial sums of its last pass to reuse in the next one (a pass of
-/// 21 blocks of 4 096 features allocated and zeroed 688 KB of fresh pages every time).
+/// 21 blocks of 4 096 features allocated and zeroed 688 KB of fresh pages every time), up to
+/// [`ThreadPool::KEPT_PARTIALS_BYTES`], until the next pass or until it is dropped.
 #[derive(Debug)]
 pub struct ThreadPool {
     pool: rayon::ThreadPool,
@@ -152,6 +153,15 @@ impl ThreadPool {
             spare: Mutex::new(Vec::new()),
         })
     }
+
+    /// The most bytes of partial sums kept between passes (larger passes allocate theirs).
+    ///
+    /// ```
+    /// use catclass_exec::ThreadPool;
+    /// // 37 one-vs-rest models of 4 096 features over 7 400 rows (29 blocks): kept.
+    /// assert!(29 * 37 * 4097 * 8 <= ThreadPool::KEPT_PARTIALS_BYTES);
+    /// ```
+    pub const KEPT_PARTIALS_BYTES: usize = 64 << 20;
 
     /// Computes the partial of each block of `blocks` (each from zeros, concurrently) into
     /// buffers kept between passes, and hands them to `fold` in block order, each with its
@@ -183,7 +193,9 @@ impl ThreadPool {
                 .collect()
         });
         let folded = fold(&partials, outcomes);
-        *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = partials;
+        if partials.len() * len * size_of::<f64>() <= Self::KEPT_PARTIALS_BYTES {
+            *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = partials;
+        }
         folded
     }
 
