@@ -92,21 +92,13 @@ impl Tiles {
     /// phases, so that tile `tx` reads phase `j % m`, column `tx + j / m` for its column `j`
     /// (and rows `m ty ..` for row `ty`).
     fn scratch_layout(&self) -> PlaneLayout {
-        let m = self.variant.outputs();
-        let a = self.variant.inputs();
-        let geometry = Geometry {
-            input: self.plane,
-            kernel: [a, a],
-            strides: [1, m],
-            pad_before: [1, 1],
-            output: [m * (self.rows() - 1) + 1, self.cols()],
-        };
-        PlaneLayout::new(geometry, 1, None)
+        // The band of every tile row: the whole plane, top padding included.
+        self.band(&(0..self.rows())).1
     }
 
     /// The tile rows `rows` as a plane of their own: its tiles, its scratch layout (the input
-    /// rows they read, the plane's top padding for the first band, split in column phases as
-    /// [`Self::scratch_layout`] does), and the input rows it is filled from.
+    /// rows they read, one padding column on the left and, for the first band, the plane's
+    /// padding row on top; columns split in `m` phases), and the input rows it is filled from.
     fn band(
         &self,
         rows: &core::ops::Range<usize>,
